@@ -1,0 +1,60 @@
+from django import forms
+
+from cases.models import Category, HelpWanted, Urgency
+from cases.states import Status, allowed_next
+from portal.projects.models import Project
+
+
+class CaseForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), empty_label=None)
+    category = forms.ChoiceField(choices=Category.choices, label="What is going on")
+    urgency = forms.TypedChoiceField(
+        choices=Urgency.choices, coerce=int, initial=Urgency.NORMAL
+    )
+    help_wanted = forms.MultipleChoiceField(
+        choices=HelpWanted.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="What help would you like",
+    )
+    narrative = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=20000,
+        label="In your own words",
+        help_text="Only you and the caseworkers assigned to your case can read this.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.filter(
+            maintainerships__user=user
+        ).order_by("name")
+
+    def clean_narrative(self) -> str:
+        text = self.cleaned_data["narrative"]
+        if not text.strip():
+            raise forms.ValidationError("Tell us in your own words what is going on.")
+        return text
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=20000, label="Message"
+    )
+    internal = forms.BooleanField(
+        required=False, label="Internal note (caseworkers only)"
+    )
+
+    def clean_body(self) -> str:
+        text = self.cleaned_data["body"]
+        if not text.strip():
+            raise forms.ValidationError("Write a message before sending.")
+        return text
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Status.choices, label="Move to")
+
+    def __init__(self, *args, current: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Status.choices)
+        self.fields["status"].choices = [(s, labels[s]) for s in allowed_next(current)]

@@ -1,0 +1,97 @@
+"""Load `fixtures/demo.toml` through the real services, so demo cases get real permissions and audit rows."""
+
+import tomllib
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from cases import services as case_services
+from portal.accounts.models import User
+from portal.accounts.services import create_account
+from portal.notices.services import approve_notice
+from portal.projects.services import register_project
+
+DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.toml"
+
+
+class Command(BaseCommand):
+    help = "Load the demo users, projects, cases and notices (once) and print the demo credentials."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--file", default=str(DEMO_FILE))
+
+    def handle(self, *args, **options):
+        data = tomllib.loads(Path(options["file"]).read_text())
+        if User.objects.filter(email=data["users"][0]["email"]).exists():
+            self.stdout.write("Demo data is already loaded.")
+        else:
+            with transaction.atomic():
+                self._load(data)
+            self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self.stdout.write(
+            f"\nDemo accounts (demo only, password for all: {data['password']}):"
+        )
+        for user in data["users"]:
+            self.stdout.write(f"  {user['email']:<22} {', '.join(user['roles'])}")
+
+    def _load(self, data):
+        users = {
+            u["key"]: create_account(
+                email=u["email"],
+                password=data["password"],
+                display_name=u["name"],
+                role_names=tuple(u["roles"]),
+            )
+            for u in data["users"]
+        }
+        projects = {}
+        for p in data["projects"]:
+            for key in p["maintainers"]:
+                projects[p["key"]] = register_project(
+                    actor=users[key],
+                    name=p["name"],
+                    ecosystem=p["ecosystem"],
+                    repository_url=p["repository_url"],
+                    purls=p["purls"],
+                )
+        cases = []
+        for c in data["cases"]:
+            case = case_services.open_case(
+                actor=users[c["opened_by"]],
+                project=projects[c["project"]],
+                category=c["category"],
+                urgency=c["urgency"],
+                help_wanted=c["help"],
+                narrative=c["narrative"],
+            )
+            if "assign" in c:
+                worker = users[c["assign"]]
+                case = case_services.assign_caseworker(
+                    case=case, caseworker=worker, actor=worker
+                )
+                case = case_services.change_status(
+                    case=case, actor=worker, to_status=c["status"]
+                )
+            for m in c.get("messages", []):
+                case_services.post_message(
+                    case=case, actor=users[m["author"]], body=m["body"]
+                )
+            cases.append(case)
+        for n in data["notices"]:
+            handover = case_services.draft_handover(
+                case=cases[n["from_case"]],
+                actor=users[n["drafted_by"]],
+                project_name=n["project_name"],
+                ecosystem=n["ecosystem"],
+                repository_url=n["repository_url"],
+                purls=n["purls"],
+                window_start=n["window_start"],
+                window_end=n.get("window_end"),
+                steward_name=n["steward_name"],
+                steward_handle=n["steward_handle"],
+                guidance=n["guidance"],
+            )
+            if "approved_by" in n:
+                approve_notice(notice=handover.notice, actor=users[n["approved_by"]])
