@@ -21,6 +21,7 @@ class CaseForm(forms.Form):
         max_length=20000,
         label="In your own words",
         help_text="Only you and the caseworkers assigned to your case can read this.",
+        error_messages={"required": "Tell us in your own words what is going on."},
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -29,26 +30,17 @@ class CaseForm(forms.Form):
             maintainerships__user=user
         ).order_by("name")
 
-    def clean_narrative(self) -> str:
-        text = self.cleaned_data["narrative"]
-        if not text.strip():
-            raise forms.ValidationError("Tell us in your own words what is going on.")
-        return text
-
 
 class MessageForm(forms.Form):
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), max_length=20000, label="Message"
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=20000,
+        label="Message",
+        error_messages={"required": "Write a message before sending."},
     )
     internal = forms.BooleanField(
         required=False, label="Internal note (caseworkers only)"
     )
-
-    def clean_body(self) -> str:
-        text = self.cleaned_data["body"]
-        if not text.strip():
-            raise forms.ValidationError("Write a message before sending.")
-        return text
 
 
 class StatusForm(forms.Form):

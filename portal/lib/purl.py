@@ -16,6 +16,11 @@ KNOWN_TYPES = frozenset(
     }
 )  # fmt: skip
 
+# Types whose packages are always named NAMESPACE/NAME.
+_NEEDS_NAMESPACE = frozenset(
+    {"maven", "github", "gitlab", "bitbucket", "golang", "composer", "deb", "rpm"}
+)
+
 _PURL = re.compile(
     r"^pkg:(?P<type>[A-Za-z][A-Za-z0-9.+-]*)/(?P<path>[^?#@]+?)(?:@(?P<version>[^?#]*))?"
     r"(?:\?(?P<qualifiers>[^#]*))?(?:#(?P<subpath>.*))?$"
@@ -49,9 +54,10 @@ def normalize_purl(value: str) -> str:
         raise PurlError(
             f"“{text}” names a version; give the package without “@version”."
         )
-    segments = [unquote(s) for s in match["path"].strip("/").split("/")]
-    if not segments or not segments[-1] or any(not s for s in segments):
-        raise PurlError(f"“{text}” has an empty name or namespace segment.")
+    # The spec discards empty segments, so "a//b" and "/a/b/" both mean "a/b".
+    segments = [s for s in match["path"].split("/") if s]
+    if not segments or not unquote(segments[-1]).strip():
+        raise PurlError(f"“{text}” has no package name.")
     if (
         purl_type in {"pypi", "npm", "cargo", "gem", "hex", "pub", "cran"}
         and len(segments) > 2
@@ -59,7 +65,9 @@ def normalize_purl(value: str) -> str:
         raise PurlError(
             f"“{text}” has too many path segments for a {purl_type} package."
         )
-    path = "/".join(match["path"].strip("/").split("/"))
+    if purl_type in _NEEDS_NAMESPACE and len(segments) < 2:
+        raise PurlError(f"“{text}” needs a namespace, e.g. pkg:{purl_type}/GROUP/NAME.")
+    path = "/".join(segments)
     if purl_type in {"pypi", "github", "gitlab", "bitbucket", "npm"}:
         path = path.lower()
     if purl_type == "pypi":

@@ -1,0 +1,54 @@
+"""Start-up refuses unsafe or unparsable configuration (run in a fresh interpreter each time)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(**env):
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_development_secret_key_is_refused_when_debug_is_off():
+    result = _start(DEBUG="false")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY is the development default" in result.stderr
+
+
+def test_a_real_secret_key_starts_with_debug_off():
+    result = _start(DEBUG="false", SECRET_KEY="x" * 60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "perhaps"),
+        ("DATABASE_URL", "nosuchdb://x"),
+        ("SUBSCRIPTION_CONFIRM_MAX_AGE", "soon"),
+    ],
+)
+def test_unparsable_values_are_named_at_start_up(name, value):
+    result = _start(**{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr
