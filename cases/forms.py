@@ -7,7 +7,9 @@ from portal.projects.models import Project
 
 class CaseForm(forms.Form):
     project = forms.ModelChoiceField(queryset=Project.objects.none(), empty_label=None)
-    category = forms.ChoiceField(choices=Category.choices, label="What is going on")
+    category = forms.ChoiceField(
+        choices=[("", "Choose…"), *Category.choices], label="What is going on"
+    )
     urgency = forms.TypedChoiceField(
         choices=Urgency.choices, coerce=int, initial=Urgency.NORMAL
     )
@@ -49,4 +51,6 @@ class StatusForm(forms.Form):
     def __init__(self, *args, current: str, **kwargs):
         super().__init__(*args, **kwargs)
         labels = dict(Status.choices)
-        self.fields["status"].choices = [(s, labels[s]) for s in allowed_next(current)]
+        self.fields["status"].choices = [("", "Choose…")] + [
+            (s, labels[s]) for s in allowed_next(current)
+        ]

@@ -24,5 +24,5 @@ def is_caseworker(user) -> bool:
 
 
 def grant_role(user, role: str) -> None:
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     user.__dict__.pop("_steady_role_names", None)

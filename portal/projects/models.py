@@ -16,7 +16,7 @@ class Ecosystem(models.TextChoices):
     DEBIAN = "deb", "Debian"
     RPM = "rpm", "RPM"
     GITHUB = "github", "GitHub"
-    GENERIC = "generic", "Other / C and system libraries"
+    GENERIC = "generic", "Other"
 
 
 class Project(models.Model):
