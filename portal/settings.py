@@ -156,6 +156,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = _env(env.str, "CELERY_QUEUE", default="steady")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-deliveries": {
+        "task": "portal.notices.tasks.requeue_stale_deliveries_task",
+        "schedule": 300.0,
+    },
+}
 
 # --- Email ------------------------------------------------------------------------------------
 vars().update(_env(env.email_url, "EMAIL_URL", default="consolemail://"))

@@ -24,5 +24,7 @@ def is_caseworker(user) -> bool:
 
 
 def grant_role(user, role: str) -> None:
+    if role not in ALL_ROLES:
+        raise ValueError(f"unknown role {role!r}")
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     user.__dict__.pop("_steady_role_names", None)

@@ -94,6 +94,7 @@ class Subscription(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -130,6 +131,8 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker last claimed the row; a row stuck in "sending" long after is requeued.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -138,7 +141,10 @@ class Delivery(models.Model):
                 fields=["subscription", "notice"], name="delivery_once_per_subscription"
             ),
         ]
-        indexes = [models.Index(fields=["notice", "status"])]
+        indexes = [
+            models.Index(fields=["notice", "status"]),
+            models.Index(fields=["status", "claimed_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.status})"

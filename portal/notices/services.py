@@ -18,6 +18,9 @@ from portal.notices.tokens import (
 )
 
 _BATCH = 1000
+CONFIRMATION_RESEND_INTERVAL = datetime.timedelta(minutes=10)
+# A claim older than this belongs to a worker that died mid-send.
+STALE_CLAIM_AFTER = datetime.timedelta(minutes=15)
 
 
 @transaction.atomic
@@ -123,6 +126,8 @@ def request_subscription(
     from portal.notices.tasks import send_confirmation_task
 
     email = email.strip().lower()
+    # SECURITY: two first requests for one address must not race to the unique constraint.
+    serialize(f"subscription:{email}")
     subscription = (
         Subscription.objects.select_for_update()
         .exclude(status=Subscription.Status.UNSUBSCRIBED)
@@ -131,6 +136,7 @@ def request_subscription(
     )
     if subscription is not None and subscription.status == Subscription.Status.ACTIVE:
         return None
+    now = timezone.now()
     if subscription is None:
         subscription = Subscription.objects.create(email=email)
         record_event(
@@ -139,6 +145,14 @@ def request_subscription(
             obj=subscription,
             source_ip=source_ip,
         )
+    elif (
+        subscription.confirmation_sent_at is not None
+        and now - subscription.confirmation_sent_at < CONFIRMATION_RESEND_INTERVAL
+    ):
+        # The form must not become a way to flood someone's inbox.
+        return subscription
+    subscription.confirmation_sent_at = now
+    subscription.save(update_fields=["confirmation_sent_at"])
     transaction.on_commit(lambda: send_confirmation_task.delay(subscription.pk))
     return subscription
 
@@ -228,10 +242,31 @@ def claim_delivery(delivery_id: int) -> bool:
     """Move one delivery from pending to sending. True for exactly one caller, however many retry."""
     return (
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.SENDING
+            status=Delivery.Status.SENDING, claimed_at=timezone.now()
         )
         == 1
     )
+
+
+def requeue_stale_deliveries(
+    *, older_than: datetime.timedelta = STALE_CLAIM_AFTER
+) -> list[int]:
+    """Put deliveries whose worker died after claiming them back to pending; return their ids.
+
+    Delivery is at least once: a worker that sent the mail but died before recording it will have
+    its row sent again. It is never lost, and a live worker's claim is never taken over.
+    """
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
+            .values_list("pk", flat=True)[:_BATCH]
+        )
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.PENDING, last_error="requeued after a stale claim"
+        )
+    return ids
 
 
 def finish_delivery(*, delivery_id: int) -> None:

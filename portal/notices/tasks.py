@@ -7,7 +7,12 @@ from django.conf import settings
 
 from portal.notices.emails import confirmation_email, notice_email
 from portal.notices.models import Delivery, Subscription
-from portal.notices.services import claim_delivery, finish_delivery, release_delivery
+from portal.notices.services import (
+    claim_delivery,
+    finish_delivery,
+    release_delivery,
+    requeue_stale_deliveries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +82,14 @@ def send_delivery_task(self, delivery_id: int) -> None:
         return
     Delivery.objects.filter(pk=delivery_id).update(attempts=attempts)
     finish_delivery(delivery_id=delivery_id)
+
+
+@shared_task
+def requeue_stale_deliveries_task() -> int:
+    """Beat: give rows stuck in "sending" (their worker died) back to a worker. Returns how many."""
+    ids = requeue_stale_deliveries()
+    for delivery_id in ids:
+        send_delivery_task.delay(delivery_id)
+    if ids:
+        log.warning("requeued %d deliveries with stale claims", len(ids))
+    return len(ids)
