@@ -22,7 +22,7 @@ env: $(UV)
 	$(UV) sync --frozen
 
 run: env
-	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py migrate --noinput --verbosity 0
 	$(PYTHON) manage.py load_demo
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
