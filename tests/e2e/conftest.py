@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import chromium
+
 # Playwright's sync API runs an event loop in the main thread; without this Django would refuse
 # ORM calls made from the test (factories, services, assertions) as "async unsafe".
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 800}
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,9 +30,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
+        browser = chromium.launch(playwright)
         try:
             yield browser
         finally:
@@ -57,7 +46,7 @@ def new_page(browser):
     contexts = []
 
     def open_page():
-        context = browser.new_context(viewport=VIEWPORT)
+        context = browser.new_context(viewport=chromium.VIEWPORT)
         contexts.append(context)
         return context.new_page()
 

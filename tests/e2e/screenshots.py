@@ -14,24 +14,15 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.e2e import chromium  # noqa: E402 - run as a script, so the project root is added first
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "screenshots"
 DEMO = tomllib.loads((ROOT / "fixtures" / "demo.toml").read_text(encoding="utf-8"))
 PASSWORD = DEMO["password"]
 MAINTAINER = "maya@example.org"
 CASEWORKER = "cara@example.org"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 800}
 
 
 def shoot(page: Page, name: str) -> None:
@@ -42,7 +33,7 @@ def shoot(page: Page, name: str) -> None:
 
 def open_as(browser: Browser, base_url: str, email: str | None) -> Page:
     """A page in a fresh context, signed in as `email` through the real form (or anonymous)."""
-    page = browser.new_context(viewport=VIEWPORT, base_url=base_url).new_page()
+    page = browser.new_context(viewport=chromium.VIEWPORT, base_url=base_url).new_page()
     if email:
         page.goto("/accounts/login/")
         page.get_by_label("Email").fill(email)
@@ -55,9 +46,7 @@ def open_as(browser: Browser, base_url: str, email: str | None) -> Page:
 def main(base_url: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
+        browser = chromium.launch(playwright)
         try:
             visitor = open_as(browser, base_url, None)
             visitor.goto("/")
