@@ -66,4 +66,24 @@ def can(user, action: str, case: Case) -> bool:
         return user.has_perm(WORK, case)
     if action == "post":
         return user.has_perm(VIEW, case)
+    if action == "maintain":
+        # The case's own maintainers: the opener and co-maintainers (not its caseworkers).
+        return (
+            user.pk == case.opened_by_id
+            or case.co_maintainers.filter(pk=user.pk).exists()
+        )
     raise ValueError(f"unknown action {action!r}")
+
+
+def get_attachment_for(user, case_public_id, attachment_public_id):
+    """A file on a case `user` can read; internal files only for the case's caseworkers.
+    Anything else is the same 404."""
+    case = get_case_for(user, case_public_id)
+    attachments = case.attachments.all()
+    if not user.has_perm(WORK, case):
+        attachments = attachments.filter(is_internal=False)
+    attachment = attachments.filter(public_id=attachment_public_id).first()
+    if attachment is None:
+        raise Http404("No such file.")
+    attachment.case = case
+    return attachment

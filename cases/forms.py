@@ -1,7 +1,10 @@
 from django import forms
+from django.conf import settings
 
 from cases.models import Category, HelpWanted, Urgency
 from cases.states import Status, allowed_next
+from portal.accounts.models import User
+from portal.accounts.roles import CASEWORKER
 from portal.projects.models import Project
 
 
@@ -54,3 +57,51 @@ class StatusForm(forms.Form):
         self.fields["status"].choices = [("", "Choose…")] + [
             (s, labels[s]) for s in allowed_next(current)
         ]
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(
+        label="Attach a file",
+        help_text="PDF, PNG, JPEG, GIF or plain text, up to 10 MB. Checked by its content.",
+        error_messages={"required": "Choose a file to attach."},
+    )
+    internal = forms.BooleanField(required=False, label="Internal (caseworkers only)")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.ATTACHMENT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is larger than {limit // (1024 * 1024)} MB; attach a smaller one."
+            )
+        return upload
+
+
+class CoMaintainerForm(forms.Form):
+    email = forms.EmailField(
+        label="Co-maintainer's email",
+        help_text="They must have an account and have registered this project.",
+    )
+
+
+class AssignColleagueForm(forms.Form):
+    caseworker = forms.ModelChoiceField(
+        queryset=User.objects.none(), label="Add a caseworker"
+    )
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["caseworker"].queryset = (
+            User.objects.filter(groups__name=CASEWORKER, is_active=True)
+            .exclude(pk__in=case.caseworkers.values("pk"))
+            .order_by("display_name", "email")
+        )
+
+
+class ConflictForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"))
+    reason = forms.CharField(
+        max_length=300,
+        required=False,
+        help_text="For your colleagues, e.g. “I co-maintain it”.",
+    )

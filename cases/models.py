@@ -51,18 +51,31 @@ class Case(models.Model):
         choices=Urgency.choices, default=Urgency.NORMAL
     )
     help_wanted = models.JSONField(default=list)
-    narrative = models.TextField()
+    # SECURITY: the words are stored only sealed under the case's data key (see cases/crypto.py).
+    narrative_sealed = models.BinaryField(null=True, editable=False)
+    # The case's data key, wrapped by master key `key_version`. Withdrawal sets it to NULL.
+    wrapped_key = models.BinaryField(null=True, editable=False)
+    key_version = models.PositiveSmallIntegerField(null=True, editable=False)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.NEW)
+    co_maintainers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="co_maintained_cases"
+    )
     caseworkers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="assigned_cases"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # The first-response clock: set from the urgency when the case is opened.
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["urgency", "-created_at"]
         permissions = [("work_case", "Work on the case as its caseworker")]
-        indexes = [models.Index(fields=["status", "urgency", "-created_at"])]
+        indexes = [
+            models.Index(fields=["status", "urgency", "-created_at"]),
+            models.Index(fields=["status", "first_response_due_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"Case {self.public_id}"
@@ -83,11 +96,13 @@ class CaseGroupObjectPermission(GroupObjectPermissionBase):
 class CaseMessage(models.Model):
     """One entry in a case's conversation. Internal notes are for caseworkers only."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    body = models.TextField()
+    # SECURITY: sealed under the case's data key; NULL once the case is withdrawn.
+    body_sealed = models.BinaryField(null=True, editable=False)
     is_internal = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -106,6 +121,10 @@ class CaseEvent(models.Model):
         ASSIGNED = "assigned", "Caseworker assigned"
         STATUS_CHANGED = "status_changed", "Status changed"
         HANDOVER_DRAFTED = "handover_drafted", "Handover notice drafted"
+        UNASSIGNED = "unassigned", "Caseworker unassigned"
+        CO_MAINTAINER_ADDED = "co_maintainer_added", "Co-maintainer added"
+        ATTACHMENT_ADDED = "attachment_added", "File attached"
+        WITHDRAWN = "withdrawn", "Withdrawn by the maintainer"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -137,3 +156,75 @@ class CaseHandover(models.Model):
 
     def __str__(self) -> str:
         return f"Handover of {self.case}"
+
+
+class CaseAttachment(models.Model):
+    """A file on a case. Its name and bytes are sealed under the case's data key; the bytes live
+    outside any public path (settings.ATTACHMENT_ROOT) and are served only by a checked view."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    filename_sealed = models.BinaryField(null=True, editable=False)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    # Path of the sealed bytes, relative to ATTACHMENT_ROOT; empty once the case is withdrawn.
+    blob_name = models.CharField(max_length=200, blank=True)
+    is_internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Attachment {self.public_id}"
+
+
+class CaseworkerConflict(models.Model):
+    """A caseworker's declared involvement with a project: they are never assigned to its cases."""
+
+    caseworker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="declared_conflicts",
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=300, blank=True)
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-declared_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["caseworker", "project"], name="conflict_once_per_project"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caseworker} declared a conflict on {self.project}"
+
+
+class SlaWarning(models.Model):
+    """One warning per case and threshold, however often the beat task runs."""
+
+    class Threshold(models.TextChoices):
+        DUE_SOON = "due_soon", "First response due soon"
+        BREACHED = "breached", "First response overdue"
+
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="sla_warnings"
+    )
+    threshold = models.CharField(max_length=16, choices=Threshold.choices)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "threshold"], name="sla_warning_once_per_threshold"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_threshold_display()} for {self.case}"

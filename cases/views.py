@@ -1,10 +1,22 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from cases import access, selectors, services
-from cases.forms import CaseForm, MessageForm, StatusForm
+from cases.forms import (
+    AssignColleagueForm,
+    AttachmentForm,
+    CaseForm,
+    CoMaintainerForm,
+    ConflictForm,
+    MessageForm,
+    StatusForm,
+)
+from cases.models import CaseworkerConflict
+from cases.states import FINAL, Status
 from portal.accounts.access import caseworker_required
 from portal.lib.errors import Refused
 from portal.lib.http import client_ip
@@ -42,20 +54,36 @@ def case_create(request):
     return render(request, "cases/case_form.html", {"form": form}, status=status)
 
 
-def _detail(request, case, *, message_form=None, status_form=None, status=200):
-    may_work = access.can(request.user, "work", case)
+def _detail(request, case, status=200, **forms):
+    user = request.user
+    may_work = access.can(user, "work", case)
+    is_maintainer = access.can(user, "maintain", case)
     context = {
         "case": case,
         "may_work": may_work,
-        "conversation": selectors.messages_for(request.user, case),
+        "is_case_maintainer": is_maintainer,
+        "is_open": case.status not in FINAL,
+        "narrative": selectors.narrative_of(case),
+        "conversation": selectors.messages_for(user, case),
+        "attachments": selectors.attachments_for(user, case),
         "timeline": case.events.select_related("actor"),
         "caseworkers": case.caseworkers.all(),
-        "handovers": case.handovers.select_related("notice"),
-        "message_form": message_form or MessageForm(),
-        "status_form": status_form
+        "handovers": case.handovers.select_related("notice") if may_work else [],
+        "message_form": forms.get("message_form") or MessageForm(),
+        "attachment_form": forms.get("attachment_form") or AttachmentForm(),
+        "status_form": forms.get("status_form")
         or (StatusForm(current=case.status) if may_work else None),
+        "colleague_form": forms.get("colleague_form")
+        or (AssignColleagueForm(case=case) if may_work else None),
+        "co_maintainer_form": forms.get("co_maintainer_form")
+        or (CoMaintainerForm() if is_maintainer else None),
     }
     return render(request, "cases/case_detail.html", context, status=status)
+
+
+def _refused(request, exc):
+    for message in exc.messages:
+        messages.error(request, message)
 
 
 @login_required
@@ -94,6 +122,51 @@ def post_message(request, public_id):
 
 @login_required
 @require_POST
+def add_attachment(request, public_id):
+    case = access.get_case_for(request.user, public_id)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            services.add_attachment(
+                case=case,
+                actor=request.user,
+                name=upload.name,
+                data=upload.read(),
+                internal=form.cleaned_data["internal"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("file", exc)
+        else:
+            messages.success(request, "File attached.")
+            return redirect("cases:detail", case.public_id)
+    return _detail(request, case, attachment_form=form, status=400)
+
+
+@login_required
+def download_attachment(request, public_id, attachment_id):
+    attachment = access.get_attachment_for(request.user, public_id, attachment_id)
+    try:
+        name, content_type, data = services.read_attachment(
+            attachment=attachment, actor=request.user, source_ip=client_ip(request)
+        )
+    except Refused as exc:
+        _refused(request, exc)
+        return redirect("cases:detail", public_id)
+    # SECURITY: always a download, never rendered in the portal's origin.
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+@require_POST
 def change_status(request, public_id):
     case = access.get_case_for(request.user, public_id, perm=access.WORK)
     form = StatusForm(request.POST, current=case.status)
@@ -111,6 +184,93 @@ def change_status(request, public_id):
             messages.success(request, f"The case is now “{case.get_status_display()}”.")
             return redirect("cases:detail", case.public_id)
     return _detail(request, case, status_form=form, status=400)
+
+
+@login_required
+@require_POST
+def assign_colleague(request, public_id):
+    case = access.get_case_for(request.user, public_id, perm=access.WORK)
+    form = AssignColleagueForm(request.POST, case=case)
+    if form.is_valid():
+        colleague = form.cleaned_data["caseworker"]
+        try:
+            services.assign_caseworker(
+                case=case,
+                caseworker=colleague,
+                actor=request.user,
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("caseworker", exc)
+        else:
+            messages.success(request, f"{colleague} is now assigned to the case.")
+            return redirect("cases:detail", case.public_id)
+    return _detail(request, case, colleague_form=form, status=400)
+
+
+@login_required
+@require_POST
+def unassign_self(request, public_id):
+    case = access.get_case_for(request.user, public_id, perm=access.WORK)
+    try:
+        services.unassign_caseworker(
+            case=case,
+            caseworker=request.user,
+            actor=request.user,
+            source_ip=client_ip(request),
+        )
+    except Refused as exc:
+        _refused(request, exc)
+        return redirect("cases:detail", case.public_id)
+    messages.success(request, "You are no longer assigned to the case.")
+    return redirect("cases:queue")
+
+
+@login_required
+@require_POST
+def add_co_maintainer(request, public_id):
+    case = access.get_case_for(request.user, public_id)
+    if not access.can(request.user, "maintain", case):
+        return redirect("cases:detail", case.public_id)
+    form = CoMaintainerForm(request.POST)
+    if form.is_valid():
+        try:
+            person = services.add_co_maintainer(
+                case=case,
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("email", exc)
+        else:
+            messages.success(request, f"{person} can now read and write on this case.")
+            return redirect("cases:detail", case.public_id)
+    return _detail(request, case, co_maintainer_form=form, status=400)
+
+
+@login_required
+def withdraw(request, public_id):
+    case = access.get_case_for(request.user, public_id)
+    if (
+        not access.can(request.user, "maintain", case)
+        or case.status == Status.WITHDRAWN
+    ):
+        return redirect("cases:detail", case.public_id)
+    if request.method == "POST":
+        try:
+            services.withdraw_case(
+                case=case, actor=request.user, source_ip=client_ip(request)
+            )
+        except Refused as exc:
+            _refused(request, exc)
+        else:
+            messages.success(
+                request,
+                "Your case is withdrawn and everything you wrote in it is erased.",
+            )
+        return redirect("cases:detail", case.public_id)
+    return render(request, "cases/case_withdraw.html", {"case": case})
 
 
 @caseworker_required
@@ -134,11 +294,53 @@ def assign_self(request, public_id):
             source_ip=client_ip(request),
         )
     except Refused as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        _refused(request, exc)
         return redirect("cases:queue")
     messages.success(request, "The case is assigned to you.")
     return redirect("cases:detail", case.public_id)
+
+
+@caseworker_required
+def conflicts(request):
+    form = ConflictForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.declare_conflict(
+                actor=request.user, source_ip=client_ip(request), **form.cleaned_data
+            )
+        except Refused as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                "Conflict declared: you will not be assigned to that project's cases.",
+            )
+            return redirect("cases:conflicts")
+    declared = CaseworkerConflict.objects.filter(
+        caseworker=request.user
+    ).select_related("project")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "cases/conflict_list.html",
+        {"form": form, "declared": declared},
+        status=status,
+    )
+
+
+@caseworker_required
+@require_POST
+def withdraw_conflict(request, conflict_id):
+    conflict = get_object_or_404(
+        CaseworkerConflict, pk=conflict_id, caseworker=request.user
+    )
+    services.withdraw_conflict(
+        actor=request.user, conflict=conflict, source_ip=client_ip(request)
+    )
+    messages.success(
+        request, f"Your conflict with {conflict.project.name} is withdrawn."
+    )
+    return redirect("cases:conflicts")
 
 
 @login_required

@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.lib.crypto import MasterKeyError, parse_master_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -209,6 +211,39 @@ LOGGING = {
         "level": _env(env.str, "LOG_LEVEL", default="INFO"),
     },
 }
+
+# --- Case encryption at rest -----------------------------------------------------------------
+# CASE_MASTER_KEYS="2:NEWKEY,1:OLDKEY": the first is current; older ones only for rotation.
+# Generate one with `python manage.py generate_master_key`.
+DEVELOPMENT_MASTER_KEY = "1:c3RlYWR5LWRldmVsb3BtZW50LW9ubHktbWFzdGVyLWs"  # noqa: S105
+_master_keys_text = _env(env.str, "CASE_MASTER_KEYS", default=DEVELOPMENT_MASTER_KEY)
+try:
+    CASE_MASTER_KEY_VERSION, CASE_MASTER_KEYS = parse_master_keys(_master_keys_text)
+except MasterKeyError as exc:
+    raise ImproperlyConfigured(
+        f"Environment variable CASE_MASTER_KEYS is not valid: {exc}"
+    ) from exc
+if not DEBUG and DEVELOPMENT_MASTER_KEY.split(":", 1)[1] in _master_keys_text:
+    raise ImproperlyConfigured(
+        "CASE_MASTER_KEYS contains the development master key while DEBUG is off; "
+        "generate one with `python manage.py generate_master_key`."
+    )
+
+# --- Cases ----------------------------------------------------------------------------------
+# Hours until a first response is due, by urgency (1 critical, 2 high, 3 normal, 4 low).
+FIRST_RESPONSE_HOURS = {
+    1: _env(env.int, "SLA_CRITICAL_HOURS", default=4),
+    2: _env(env.int, "SLA_HIGH_HOURS", default=24),
+    3: _env(env.int, "SLA_NORMAL_HOURS", default=72),
+    4: _env(env.int, "SLA_LOW_HOURS", default=168),
+}
+# Sealed attachment files live here, outside STATIC_ROOT and any other served path.
+ATTACHMENT_ROOT = _env(
+    env.path, "ATTACHMENT_ROOT", default=str(BASE_DIR / "var" / "attachments")
+)
+ATTACHMENT_MAX_BYTES = _env(env.int, "ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 # --- Steady -----------------------------------------------------------------------------------
 # How long a subscriber has to click the confirmation link.

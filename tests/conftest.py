@@ -22,6 +22,11 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _private_attachment_root(settings, tmp_path):
+    settings.ATTACHMENT_ROOT = str(tmp_path / "attachments")
+
+
 def _with_roles(*role_names, **kwargs):
     user = UserFactory(**kwargs)
     for role in role_names:

@@ -5,6 +5,7 @@ import datetime
 import uuid
 
 import factory
+from django.utils import timezone
 from allauth.account.models import EmailAddress
 
 from cases.models import Case, Category, Urgency
@@ -59,6 +60,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Case
+        skip_postgeneration_save = True
 
     public_id = factory.LazyFunction(uuid.uuid4)
     project = factory.SubFactory(ProjectFactory)
@@ -66,7 +68,21 @@ class CaseFactory(factory.django.DjangoModelFactory):
     category = Category.BURNOUT
     urgency = Urgency.NORMAL
     help_wanted = factory.LazyFunction(lambda: ["talk"])
-    narrative = factory.Faker("paragraph")
+    first_response_due_at = factory.LazyFunction(
+        lambda: timezone.now() + datetime.timedelta(hours=72)
+    )
+
+    @factory.post_generation
+    def narrative(self, create, extracted, **kwargs):
+        """Seal a narrative under a fresh data key of the case's own, as open_case does."""
+        from cases import crypto
+
+        crypto.issue_data_key(self)
+        self.narrative_sealed = crypto.seal_text(
+            self, "narrative", "", extracted or "A bare test case."
+        )
+        if create:
+            self.save(update_fields=["wrapped_key", "key_version", "narrative_sealed"])
 
 
 class HandoverNoticeFactory(factory.django.DjangoModelFactory):

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from cases import services
+from cases import selectors, services
 from cases.models import Case, CaseMessage
 from cases.states import Status
 from portal.audit.models import AuditEvent
@@ -118,7 +118,8 @@ def test_conversation_round_trip(client, case, maintainer, caseworker):
         {"body": "I am here for you."},
     )
     assert response.status_code == 302
-    assert list(CaseMessage.objects.values_list("author", "body")) == [
+    conversation = selectors.messages_for(maintainer, case)
+    assert [(m.author_id, m.body) for m in conversation] == [
         (maintainer.pk, "Hello, I need help."),
         (caseworker.pk, "I am here for you."),
     ]

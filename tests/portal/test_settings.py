@@ -14,7 +14,7 @@ def _start(**env):
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}
+        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CASE_MASTER_KEYS"}
     }
     environment.update(env)
     return subprocess.run(
@@ -34,9 +34,30 @@ def test_development_secret_key_is_refused_when_debug_is_off():
     assert "SECRET_KEY is the development default" in result.stderr
 
 
+REAL_MASTER_KEY = "7:" + "k" * 43
+
+
 def test_a_real_secret_key_starts_with_debug_off():
-    result = _start(DEBUG="false", SECRET_KEY="x" * 60)
+    result = _start(
+        DEBUG="false", SECRET_KEY="x" * 60, CASE_MASTER_KEYS=REAL_MASTER_KEY
+    )
     assert result.returncode == 0, result.stderr
+
+
+def test_development_master_key_is_refused_when_debug_is_off():
+    result = _start(DEBUG="false", SECRET_KEY="x" * 60)
+    assert result.returncode != 0
+    assert "CASE_MASTER_KEYS contains the development master key" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "nokey", "1:short", "x:" + "k" * 43, "1:" + "k" * 43 + ",1:" + "j" * 43],
+)
+def test_bad_master_keys_are_refused(value):
+    result = _start(CASE_MASTER_KEYS=value)
+    assert result.returncode != 0
+    assert "CASE_MASTER_KEYS is not valid" in result.stderr
 
 
 @pytest.mark.parametrize(
