@@ -5,8 +5,8 @@ import datetime
 import uuid
 
 import factory
-from django.utils import timezone
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 
 from cases.models import Case, Category, Urgency
 from portal.accounts.models import User
