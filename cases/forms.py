@@ -1,8 +1,12 @@
+from urllib.parse import urlencode
+
 from django import forms
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from cases.models import Category, HelpWanted, Urgency
-from cases.states import Status, allowed_next
+from cases.selectors import UNASSIGNED
+from cases.states import OPEN, Status, allowed_next
 from portal.accounts.models import User
 from portal.accounts.roles import CASEWORKER
 from portal.projects.models import Project
@@ -62,17 +66,23 @@ class StatusForm(forms.Form):
 class AttachmentForm(forms.Form):
     file = forms.FileField(
         label="Attach a file",
-        help_text="PDF, PNG, JPEG, GIF or plain text, up to 10 MB. Checked by its content.",
         error_messages={"required": "Choose a file to attach."},
     )
     internal = forms.BooleanField(required=False, label="Internal (caseworkers only)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = (
+            f"PDF, PNG, JPEG, GIF or plain text, up to {filesizeformat(settings.ATTACHMENT_MAX_BYTES)}. "
+            "Checked by its content."
+        )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         limit = settings.ATTACHMENT_MAX_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"The file is larger than {limit // (1024 * 1024)} MB; attach a smaller one."
+                f"The file is larger than {filesizeformat(limit)}; attach a smaller one."
             )
         return upload
 
@@ -105,3 +115,87 @@ class ConflictForm(forms.Form):
         required=False,
         help_text="For your colleagues, e.g. “I co-maintain it”.",
     )
+
+
+class QueueFilterForm(forms.Form):
+    """The triage queue's filters, read from the query string. Only known values are accepted;
+    anything else is an error shown on the page, and the queue is then shown unfiltered."""
+
+    ME = "me"
+    SORTS = [
+        ("urgency", "Most urgent, then newest"),
+        ("oldest", "Oldest first"),
+        ("due", "First response due soonest"),
+    ]
+
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Project or ecosystem",
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any open status")]
+        + [(value, label) for value, label in Status.choices if value in OPEN],
+    )
+    urgency = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any urgency"), *Urgency.choices],
+    )
+    category = forms.ChoiceField(
+        required=False, choices=[("", "Anything"), *Category.choices], label="About"
+    )
+    assignee = forms.ChoiceField(required=False, label="Assigned to")
+    sort = forms.ChoiceField(required=False, choices=SORTS, label="Order")
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        colleagues = (
+            User.objects.filter(groups__name=CASEWORKER, is_active=True)
+            .exclude(pk=user.pk)
+            .order_by("display_name", "email")
+            .only("pk", "display_name", "email")
+        )
+        self.fields["assignee"].choices = [
+            ("", "Anyone or nobody"),
+            (self.ME, "Me"),
+            (UNASSIGNED, "Nobody yet"),
+            *[(str(person.pk), str(person)) for person in colleagues],
+        ]
+
+    def queue_filters(self) -> dict:
+        """Keyword arguments for `selectors.triage_queue_page_for`: none unless the form is valid."""
+        if not self.is_bound or not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        assignee = data["assignee"] or None
+        if assignee == self.ME:
+            assignee = self.user.pk
+        elif assignee not in (None, UNASSIGNED):
+            assignee = int(assignee)
+        return {
+            "search": data["q"],
+            "status": data["status"] or None,
+            "urgency": data["urgency"],
+            "category": data["category"] or None,
+            "assignee": assignee,
+            "sort": data["sort"] or "urgency",
+            "page": data["page"] or 1,
+        }
+
+    def querystring(self) -> str:
+        """The valid filters as a query string without the page, for links to other pages."""
+        if not self.is_bound or not self.is_valid():
+            return ""
+        return urlencode(
+            {
+                name: value
+                for name, value in self.cleaned_data.items()
+                if name != "page" and value not in (None, "")
+            }
+        )

@@ -37,9 +37,10 @@ def _is_plain_text(data: bytes) -> bool:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    # HTML and SVG are text but would be dangerous if anything ever rendered them.
-    head = text.lstrip()[:256].lower()
-    if head.startswith(("<!doctype", "<html", "<svg", "<?xml", "<script")):
+    # HTML, SVG and XML are text but dangerous if anything ever rendered them. Browsers sniff a
+    # document as markup when it starts with a tag, a comment or a processing instruction, so any
+    # text whose first non-blank character opens one is refused.
+    if re.match(r"<[A-Za-z!?/]", text.lstrip("\ufeff \t\r\n\f")):
         return False
     return all(ch.isprintable() or ch in "\t\r\n\f" for ch in text[:65536])
 

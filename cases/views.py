@@ -1,8 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from cases import access, selectors, services
@@ -13,11 +16,13 @@ from cases.forms import (
     CoMaintainerForm,
     ConflictForm,
     MessageForm,
+    QueueFilterForm,
     StatusForm,
 )
 from cases.models import CaseworkerConflict
 from cases.states import FINAL, Status
 from portal.accounts.access import caseworker_required
+from portal.audit.selectors import events_for_case, reads_by_foundation
 from portal.lib.errors import Refused
 from portal.lib.http import client_ip
 from portal.notices.forms import NoticeDraftForm
@@ -33,6 +38,7 @@ def case_list(request):
 
 
 @login_required
+@sensitive_post_parameters()
 def case_create(request):
     form = CaseForm(request.POST or None, user=request.user)
     if not form.fields["project"].queryset.exists():
@@ -68,6 +74,7 @@ def _detail(request, case, status=200, **forms):
         "attachments": selectors.attachments_for(user, case),
         "timeline": case.events.select_related("actor"),
         "caseworkers": case.caseworkers.all(),
+        "access_log": _access_log(case, may_work=may_work, is_maintainer=is_maintainer),
         "handovers": case.handovers.select_related("notice") if may_work else [],
         "message_form": forms.get("message_form") or MessageForm(),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
@@ -79,6 +86,22 @@ def _detail(request, case, status=200, **forms):
         or (CoMaintainerForm() if is_maintainer else None),
     }
     return render(request, "cases/case_detail.html", context, status=status)
+
+
+ACCESS_LOG_ROWS = 50
+
+
+def _access_log(case, *, may_work: bool, is_maintainer: bool):
+    """Caseworkers see every event on the case; maintainers see who from the foundation read it."""
+    if may_work:
+        return events_for_case(case.public_id)[:ACCESS_LOG_ROWS]
+    if is_maintainer:
+        maintainer_ids = [
+            case.opened_by_id,
+            *case.co_maintainers.values_list("pk", flat=True),
+        ]
+        return reads_by_foundation(case.public_id, maintainer_ids)[:ACCESS_LOG_ROWS]
+    return []
 
 
 def _refused(request, exc):
@@ -97,6 +120,7 @@ def case_detail(request, public_id):
 
 @login_required
 @require_POST
+@sensitive_post_parameters()
 def post_message(request, public_id):
     case = access.get_case_for(request.user, public_id)
     form = MessageForm(request.POST)
@@ -228,10 +252,13 @@ def unassign_self(request, public_id):
 
 @login_required
 @require_POST
+@sensitive_post_parameters()
 def add_co_maintainer(request, public_id):
     case = access.get_case_for(request.user, public_id)
     if not access.can(request.user, "maintain", case):
-        return redirect("cases:detail", case.public_id)
+        raise PermissionDenied(
+            "Only the maintainers on this case can add a co-maintainer."
+        )
     form = CoMaintainerForm(request.POST)
     if form.is_valid():
         try:
@@ -252,10 +279,10 @@ def add_co_maintainer(request, public_id):
 @login_required
 def withdraw(request, public_id):
     case = access.get_case_for(request.user, public_id)
-    if (
-        not access.can(request.user, "maintain", case)
-        or case.status == Status.WITHDRAWN
-    ):
+    if not access.can(request.user, "maintain", case):
+        raise PermissionDenied("Only the maintainers on this case can withdraw it.")
+    if case.status == Status.WITHDRAWN:
+        messages.info(request, "This case is already withdrawn.")
         return redirect("cases:detail", case.public_id)
     if request.method == "POST":
         try:
@@ -275,11 +302,20 @@ def withdraw(request, public_id):
 
 @caseworker_required
 def queue(request):
-    rows = list(selectors.triage_queue_for(request.user))
-    mine = set(
-        access.cases_visible_to(request.user, access.WORK).values_list("pk", flat=True)
+    form = QueueFilterForm(request.GET or None, user=request.user)
+    rejected = form.is_bound and not form.is_valid()
+    page = selectors.triage_queue_page_for(request.user, **form.queue_filters())
+    context = {
+        "form": form,
+        "rejected": rejected,
+        "page": page,
+        "rows": page.object_list,
+        "query": form.querystring(),
+        "now": timezone.now(),
+    }
+    return render(
+        request, "cases/case_queue.html", context, status=400 if rejected else 200
     )
-    return render(request, "cases/case_queue.html", {"rows": rows, "mine": mine})
 
 
 @caseworker_required

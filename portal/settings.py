@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After allauth's: caseworkers and staff without an authenticator app are sent to enrolment.
+    "portal.accounts.mfa.SecondFactorGateMiddleware",
 ]
 
 TEMPLATES = [
@@ -90,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.accounts.context_processors.roles",
+                "portal.accounts.context_processors.second_factor",
             ],
         },
     },
@@ -141,9 +144,32 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Steady] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
+# Authenticator apps (TOTP) with recovery codes; caseworkers and staff must enrol before case work
+# (the gate in portal/accounts/mfa.py). allauth signs in anyone enrolled with a code.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Steady"
 # Guardian's anonymous-user row is not used: anonymous visitors never hold object permissions.
 ANONYMOUS_USER_NAME = None
+
+# --- Cache -----------------------------------------------------------------------------------
+# allauth keeps its rate limits (sign-in, codes) and its record of used one-time codes here, so in
+# production every web process must share one cache: a process-local one would let an attacker
+# multiply the rate limits by the process count and replay a TOTP code on another process.
+try:
+    CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+except (ImproperlyConfigured, ValueError) as exc:
+    raise ImproperlyConfigured(
+        f"Environment variable CACHE_URL is not valid: {exc}"
+    ) from exc
+PROCESS_LOCAL_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}
+if not DEBUG and CACHES["default"]["BACKEND"] in PROCESS_LOCAL_CACHES:
+    raise ImproperlyConfigured(
+        "CACHE_URL is a process-local cache while DEBUG is off; rate limits and one-time-code "
+        "replay protection need a cache every process shares: set CACHE_URL=redis://host:6379/1."
+    )
 
 # --- Celery -----------------------------------------------------------------------------------
 # Without a broker the demo runs every task in process, right after the transaction commits.
@@ -161,6 +187,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-deliveries": {
         "task": "portal.notices.tasks.requeue_stale_deliveries_task",
+        "schedule": 300.0,
+    },
+    "warn-first-response": {
+        "task": "cases.tasks.warn_first_response_task",
         "schedule": 300.0,
     },
 }
@@ -237,13 +267,20 @@ FIRST_RESPONSE_HOURS = {
     3: _env(env.int, "SLA_NORMAL_HOURS", default=72),
     4: _env(env.int, "SLA_LOW_HOURS", default=168),
 }
+# Caseworkers are warned once when less than this share of a case's window is left, once more
+# when it has run out (cases.services.warn_first_response, every five minutes).
+SLA_DUE_SOON_FRACTION = _env(env.float, "SLA_DUE_SOON_FRACTION", default=0.25)
+if not 0 < SLA_DUE_SOON_FRACTION < 1:
+    raise ImproperlyConfigured(
+        "Environment variable SLA_DUE_SOON_FRACTION must be between 0 and 1, e.g. 0.25."
+    )
 # Sealed attachment files live here, outside STATIC_ROOT and any other served path.
 ATTACHMENT_ROOT = _env(
     env.path, "ATTACHMENT_ROOT", default=str(BASE_DIR / "var" / "attachments")
 )
 ATTACHMENT_MAX_BYTES = _env(env.int, "ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_PERMISSIONS = 0o600
+# Uploads never touch the disk unsealed: kept in memory, bounded by ATTACHMENT_MAX_BYTES.
+FILE_UPLOAD_HANDLERS = ["cases.upload_handlers.BoundedMemoryUploadHandler"]
 
 # --- Steady -----------------------------------------------------------------------------------
 # How long a subscriber has to click the confirmation link.

@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
 from portal import views
+from portal.accounts.views import admin_login
 
-# SECURITY: no side door. The admin's own login form is replaced by the portal's sign-in.
-admin.site.login = login_required(admin.site.login)
+# SECURITY: no side door. The admin's own login form is replaced by the portal's sign-in (with
+# its rate limits and second factor); the second-factor gate holds the rest of the admin.
+admin.site.login = admin_login
 
 urlpatterns = [
     path("", views.home, name="home"),

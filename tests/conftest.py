@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -12,6 +13,7 @@ from cases.models import Category, HelpWanted, Urgency
 from portal.accounts import roles
 from portal.projects.services import register_project
 from tests.factories import UserFactory
+from tests.totp import enrol
 
 CANARY_NARRATIVE = "The narrative nobody else may read: violet-otter-4471."
 
@@ -25,6 +27,17 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _private_attachment_root(settings, tmp_path):
     settings.ATTACHMENT_ROOT = str(tmp_path / "attachments")
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    # The configured cache (Redis in CI) outlives a test: allauth's rate limits and used-code
+    # records would leak into the next test. A fresh key prefix isolates them without flushing
+    # a database other processes may share.
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for name, config in settings.CACHES.items()
+    }
 
 
 def _with_roles(*role_names, **kwargs):
@@ -48,26 +61,46 @@ def other_maintainer(db):
     )
 
 
+def _enrolled(user):
+    """Caseworkers pass the second-factor gate only with an authenticator app (see tests/totp.py)."""
+    enrol(user)
+    return user
+
+
 @pytest.fixture
 def caseworker(db):
-    """The caseworker assigned to `case`."""
-    return _with_roles(
-        roles.CASEWORKER, email="cara@example.org", display_name="Cara Caseworker"
+    """The caseworker assigned to `case` (with an authenticator app, like every caseworker here)."""
+    return _enrolled(
+        _with_roles(
+            roles.CASEWORKER, email="cara@example.org", display_name="Cara Caseworker"
+        )
     )
 
 
 @pytest.fixture
 def second_caseworker(db):
     """Another caseworker, not on the case: the four-eyes approver."""
-    return _with_roles(
-        roles.CASEWORKER, email="colin@example.org", display_name="Colin Second"
+    return _enrolled(
+        _with_roles(
+            roles.CASEWORKER, email="colin@example.org", display_name="Colin Second"
+        )
     )
 
 
 @pytest.fixture
 def unassigned_caseworker(db):
+    return _enrolled(
+        _with_roles(
+            roles.CASEWORKER, email="uma@example.org", display_name="Uma Unassigned"
+        )
+    )
+
+
+@pytest.fixture
+def caseworker_without_mfa(db):
+    """A new caseworker who has not enrolled a second factor: the gate sends them to enrolment."""
     return _with_roles(
-        roles.CASEWORKER, email="uma@example.org", display_name="Uma Unassigned"
+        roles.CASEWORKER, email="nia@example.org", display_name="Nia Newcomer"
     )
 
 

@@ -16,6 +16,7 @@ from cases.services.lifecycle import (
     unassign_caseworker,
     withdraw_case,
 )
+from cases.services.sla import warn_first_response
 
 __all__ = [
     "add_attachment",
@@ -30,6 +31,7 @@ __all__ = [
     "read_attachment",
     "record_case_viewed",
     "unassign_caseworker",
+    "warn_first_response",
     "withdraw_case",
     "withdraw_conflict",
 ]

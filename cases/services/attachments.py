@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from cases import crypto
 from cases.models import Case, CaseAttachment, CaseEvent
@@ -44,7 +45,7 @@ def add_attachment(
     limit = settings.ATTACHMENT_MAX_BYTES
     if len(data) > limit:
         raise Refused(
-            f"The file is larger than {limit // (1024 * 1024)} MB; attach a smaller one."
+            f"The file is larger than {filesizeformat(limit)}; attach a smaller one."
         )
     try:
         content_type, extension = sniff(data)

@@ -1,6 +1,6 @@
 from django.db import transaction
 
-from cases import crypto
+from cases import crypto, notifications
 from cases.models import Case, CaseMessage
 from cases.services._common import lock, refuse_if_final
 from portal.audit.services import record_event
@@ -19,7 +19,8 @@ def post_message(
     """Add to a case's conversation, sealed under the case's data key.
 
     Internal notes: the case's caseworkers only. Refuses closed and withdrawn cases. A
-    caseworker's first shared reply stops the first-response clock.
+    caseworker's first shared reply stops the first-response clock. After commit, a shared
+    message notifies the other side by email (`cases.notifications`); a note notifies nobody.
     """
     case = lock(case)
     is_worker = actor.has_perm("cases.work_case", case)
@@ -42,5 +43,8 @@ def post_message(
         obj=case,
         source_ip=source_ip,
         data={"message": str(message.public_id)},
+    )
+    notifications.queue_message_posted(
+        case=case, message=message, by_caseworker=is_worker
     )
     return message

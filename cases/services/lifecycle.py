@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from cases import crypto
+from cases import crypto, notifications
 from cases.models import (
     Case,
     CaseAttachment,
@@ -89,6 +89,7 @@ def assign_caseworker(
     Any caseworker may assign an unassigned case (to themselves or a colleague); once a case has
     caseworkers, only they may add colleagues. Refuses non-caseworkers, someone already on the
     case, and a caseworker who declared a conflict of interest with the case's project.
+    After commit, a caseworker assigned by a colleague is told by email.
     """
     case = lock(case)
     if not is_caseworker(actor) or not is_caseworker(caseworker):
@@ -115,6 +116,9 @@ def assign_caseworker(
         obj=case,
         source_ip=source_ip,
         data={"caseworker": caseworker.pk},
+    )
+    notifications.queue_caseworker_assigned(
+        case=case, caseworker=caseworker, actor=actor
     )
     return case
 
@@ -233,7 +237,8 @@ def withdraw_case(*, case: Case, actor, source_ip: str | None = None) -> Case:
     """The maintainer withdraws the case and their words are erased.
 
     SECURITY: the case's data key is destroyed, so every sealed narrative, message, note and file
-    of the case becomes unreadable everywhere, database backups included; the sealed values and
+    of the case becomes unreadable (backups taken before hold the wrapped key only until the
+    master key that wrapped it is rotated out and retired); the sealed values and
     files are deleted too. Metadata (category, urgency, dates, timeline) stays for statistics.
     Caseworkers lose access. After commit, the attachment files are removed from disk.
     """

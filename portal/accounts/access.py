@@ -5,11 +5,16 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
+from portal.accounts.mfa import requires_second_factor
 from portal.accounts.roles import is_caseworker
 
 
 def caseworker_required(view):
-    """Signed-in caseworkers only; anyone else signed in gets a 403 (the page is not a secret)."""
+    """Signed-in caseworkers only; anyone else signed in gets a 403 (the page is not a secret).
+
+    The page is also held by the second-factor gate (`portal.accounts.mfa`): a caseworker
+    without an authenticator app is sent to enrolment before the view runs.
+    """
 
     @login_required
     @wraps(view)
@@ -18,4 +23,4 @@ def caseworker_required(view):
             raise PermissionDenied("This page is for the foundation's caseworkers.")
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return requires_second_factor(wrapper)

@@ -2,7 +2,21 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.ipv6 import clean_ipv6_address
+
+
+def _canonical_ip(value: str | None) -> str | None:
+    """The address as every backend gives it back: Django stores IPv6 compressed and lowercase
+    (SQLite), PostgreSQL's inet prints its own form. Hashing the raw request value instead made
+    an untouched row with "2001:DB8::1" look edited. Canonical values hash as before."""
+    if not value or ":" not in value:
+        return value
+    try:
+        return clean_ipv6_address(value)
+    except ValidationError:
+        return value
 
 
 class AuditEvent(models.Model):
@@ -39,7 +53,7 @@ class AuditEvent(models.Model):
                 "action": self.action,
                 "object_type": self.object_type,
                 "object_id": self.object_id,
-                "source_ip": self.source_ip,
+                "source_ip": _canonical_ip(self.source_ip),
                 "data": self.data,
                 "created_at": self.created_at.isoformat(),
             },

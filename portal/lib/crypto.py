@@ -2,7 +2,8 @@
 
 Each case has its own random data key. The data key is stored only *wrapped* (encrypted) by a
 versioned master key that lives in the environment, never in the database. Destroying a case's
-wrapped data key makes everything encrypted under it unreadable, in every backup too.
+wrapped data key makes everything encrypted under it unreadable; database backups taken before
+hold the wrapped key until the master key that wrapped it is rotated out and retired.
 
 Wire format of every sealed value: 1 byte format version, 12 bytes nonce, ciphertext with tag.
 """

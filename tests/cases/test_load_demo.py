@@ -1,10 +1,15 @@
+import tomllib
+
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases.access import cases_visible_to
 from cases.models import Case
 from portal.accounts.models import User
 from portal.notices.models import HandoverNotice
+from tests.totp import fresh_code
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +43,30 @@ def test_demo_users_can_sign_in_with_the_printed_password(client):
     )
     assert response.status_code == 302
     assert "_auth_user_id" in client.session
+
+
+def test_demo_caseworkers_sign_in_with_their_published_authenticator_secrets(
+    client, capsys
+):
+    demo = tomllib.loads((settings.BASE_DIR / "fixtures" / "demo.toml").read_text())
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    call_command("load_demo")
+    out = capsys.readouterr().out
+    caseworkers = [u for u in demo["users"] if "caseworker" in u["roles"]]
+    assert caseworkers
+    for person in caseworkers:
+        # Printed by the command and documented in the README, so a person can add it to an app.
+        assert person["totp_secret"] in out
+        assert person["totp_secret"] in readme
+        client.post(
+            reverse("account_login"),
+            {"login": person["email"], "password": demo["password"]},
+        )
+        assert "_auth_user_id" not in client.session
+        client.post(
+            reverse("mfa_authenticate"), {"code": fresh_code(person["totp_secret"])}
+        )
+        user = User.objects.get(email=person["email"])
+        assert client.session["_auth_user_id"] == str(user.pk)
+        assert client.get(reverse("cases:queue")).status_code == 200
+        client.post(reverse("account_logout"))

@@ -243,8 +243,9 @@ def test_queue_query_count_does_not_grow_with_cases(
 ):
     _seed_pool(project, maintainer, count)
     client.force_login(caseworker)
-    # session, user, roles, queue rows, prefetched caseworkers, own-case ids.
-    with django_assert_num_queries(6):
+    # session, user, roles, second factor (the gate), colleagues for the assignee filter, queue
+    # rows (with the total and own cases marked), prefetched caseworkers.
+    with django_assert_num_queries(7):
         response = client.get(reverse("cases:queue"))
     assert len(response.context["rows"]) == count
 

@@ -25,11 +25,33 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture
+def journey_db(transactional_db, django_db_serialized_rollback):
+    """The live server reads the database from another thread, so the test must commit.
+
+    Serialized rollback restores what the migrations put in the database (the role groups)
+    before the test, since a transactional test empties every table when it ends.
+    """
+
+
 @pytest.fixture(scope="session")
-def browser():
+def browser(django_db_setup):
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs the rest of the session in a context of its own, where Django
+    # opens new connection objects. They lack the database contents serialized when the test
+    # database was created, so serialized rollback (`journey_db`) would silently restore nothing
+    # (no content types, permissions or role groups) once an earlier transactional test has
+    # emptied the tables.
+    serialized = {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            connections[alias]._test_serialized_contents = contents
         browser = chromium.launch(playwright)
         try:
             yield browser

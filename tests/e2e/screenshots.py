@@ -16,11 +16,16 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.e2e import chromium  # noqa: E402 - run as a script, so the project root is added first
+from tests.totp import fresh_code  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "screenshots"
 DEMO = tomllib.loads((ROOT / "fixtures" / "demo.toml").read_text(encoding="utf-8"))
 PASSWORD = DEMO["password"]
+# Demo caseworkers sign in with an authenticator code too (their secrets are public demo data).
+TOTP_SECRETS = {
+    u["email"]: u["totp_secret"] for u in DEMO["users"] if "totp_secret" in u
+}
 MAINTAINER = "maya@example.org"
 CASEWORKER = "cara@example.org"
 
@@ -39,6 +44,9 @@ def open_as(browser: Browser, base_url: str, email: str | None) -> Page:
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        if email in TOTP_SECRETS:
+            page.get_by_label("Code").fill(fresh_code(TOTP_SECRETS[email]))
+            page.get_by_role("button", name="Sign In").click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     return page
 

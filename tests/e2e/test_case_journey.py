@@ -1,25 +1,15 @@
 """A case's first journey, through the browser: a maintainer asks for help, a caseworker takes it."""
 
-import re
-
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from portal.accounts import roles
 from portal.projects.services import register_project
-from tests.factories import PASSWORD, UserFactory
+from tests.e2e.steps import CASE_URL, sign_in
+from tests.factories import UserFactory
+from tests.totp import enrol, secret_of
 
 NARRATIVE = "Someone keeps pushing me to hand over the release keys: amber-heron-9052."
-CASE_URL = re.compile(r"/cases/[0-9a-f-]{36}/$")
-
-
-@pytest.fixture
-def journey_db(transactional_db, django_db_serialized_rollback):
-    """The live server reads the database from another thread, so the test must commit.
-
-    Serialized rollback restores what the migrations put in the database (the role groups)
-    before the test, since a transactional test empties every table when it ends.
-    """
 
 
 @pytest.fixture
@@ -38,17 +28,11 @@ def maya(journey_db):
 
 @pytest.fixture
 def cara(journey_db):
+    """A caseworker with an authenticator app, as every caseworker must have."""
     user = UserFactory(email="cara@example.org", display_name="Cara Caseworker")
     roles.grant_role(user, roles.CASEWORKER)
+    enrol(user)
     return user
-
-
-def sign_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_maintainer_opens_a_case_and_a_caseworker_takes_it(
@@ -80,9 +64,10 @@ def test_maintainer_opens_a_case_and_a_caseworker_takes_it(
     expect(page.get_by_text(NARRATIVE)).to_be_visible()
     case_url = page.url
 
-    # A caseworker, in a browser of their own, finds it in the queue without reading it.
+    # A caseworker, in a browser of their own, signs in with password and authenticator code
+    # and finds it in the queue without reading it.
     page = new_page()
-    sign_in(page, live_server.url, cara.email)
+    sign_in(page, live_server.url, cara.email, totp_secret=secret_of(cara))
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="Triage queue"
     ).click()

@@ -14,7 +14,8 @@ def _start(**env):
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CASE_MASTER_KEYS"}
+        if k
+        not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CASE_MASTER_KEYS", "CACHE_URL"}
     }
     environment.update(env)
     return subprocess.run(
@@ -35,17 +36,22 @@ def test_development_secret_key_is_refused_when_debug_is_off():
 
 
 REAL_MASTER_KEY = "7:" + "k" * 43
+# Start-up does not connect to the cache, so no Redis needs to answer here.
+SHARED_CACHE = "redis://127.0.0.1:6379/1"
 
 
 def test_a_real_secret_key_starts_with_debug_off():
     result = _start(
-        DEBUG="false", SECRET_KEY="x" * 60, CASE_MASTER_KEYS=REAL_MASTER_KEY
+        DEBUG="false",
+        SECRET_KEY="x" * 60,
+        CASE_MASTER_KEYS=REAL_MASTER_KEY,
+        CACHE_URL=SHARED_CACHE,
     )
     assert result.returncode == 0, result.stderr
 
 
 def test_development_master_key_is_refused_when_debug_is_off():
-    result = _start(DEBUG="false", SECRET_KEY="x" * 60)
+    result = _start(DEBUG="false", SECRET_KEY="x" * 60, CACHE_URL=SHARED_CACHE)
     assert result.returncode != 0
     assert "CASE_MASTER_KEYS contains the development master key" in result.stderr
 
@@ -66,6 +72,7 @@ def test_bad_master_keys_are_refused(value):
         ("DEBUG", "perhaps"),
         ("DATABASE_URL", "nosuchdb://x"),
         ("SUBSCRIPTION_CONFIRM_MAX_AGE", "soon"),
+        ("CACHE_URL", "nosuchcache://x"),
     ],
 )
 def test_unparsable_values_are_named_at_start_up(name, value):
@@ -73,3 +80,29 @@ def test_unparsable_values_are_named_at_start_up(name, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr
+
+
+@pytest.mark.parametrize("value", [None, "locmemcache://", "dummycache://"])
+def test_a_process_local_cache_is_refused_when_debug_is_off(value):
+    # allauth's rate limits and its record of used one-time codes live in the cache: each web
+    # process keeping its own would multiply the limits and let a TOTP code be replayed.
+    environment = {} if value is None else {"CACHE_URL": value}
+    result = _start(
+        DEBUG="false",
+        SECRET_KEY="x" * 60,
+        CASE_MASTER_KEYS=REAL_MASTER_KEY,
+        **environment,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "CACHE_URL is a process-local cache" in result.stderr
+
+
+def test_the_demo_runs_on_a_process_local_cache():
+    result = _start(
+        DEBUG="true",
+        SECRET_KEY="x" * 60,
+        CASE_MASTER_KEYS=REAL_MASTER_KEY,
+        CACHE_URL="locmemcache://",
+    )
+    assert result.returncode == 0, result.stderr

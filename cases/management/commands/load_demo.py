@@ -9,7 +9,7 @@ from django.db import transaction
 
 from cases import services as case_services
 from portal.accounts.models import User
-from portal.accounts.services import create_account
+from portal.accounts.services import create_account, enrol_totp
 from portal.notices.services import approve_notice
 from portal.projects.services import register_project
 
@@ -34,7 +34,10 @@ class Command(BaseCommand):
             f"\nDemo accounts (demo only, password for all: {data['password']}):"
         )
         for user in data["users"]:
-            self.stdout.write(f"  {user['email']:<22} {', '.join(user['roles'])}")
+            line = f"  {user['email']:<22} {', '.join(user['roles'])}"
+            if "totp_secret" in user:
+                line = f"{line:<36} authenticator app secret: {user['totp_secret']}"
+            self.stdout.write(line)
 
     def _load(self, data):
         users = {
@@ -46,6 +49,9 @@ class Command(BaseCommand):
             )
             for u in data["users"]
         }
+        for u in data["users"]:
+            if "totp_secret" in u:
+                enrol_totp(user=users[u["key"]], secret=u["totp_secret"])
         projects = {}
         for p in data["projects"]:
             for key in p["maintainers"]:

@@ -6,12 +6,13 @@ stopped. The sealed words themselves are not touched: only the small wrapped key
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cases import crypto
 from cases.models import Case
 from portal.audit.services import record_event
+from portal.lib.crypto import CryptoError
 
 
 class Command(BaseCommand):
@@ -29,6 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         current = settings.CASE_MASTER_KEY_VERSION
         done = 0
+        failed: set[int] = set()
         while options["limit"] is None or done < options["limit"]:
             size = options["batch_size"]
             if options["limit"] is not None:
@@ -36,13 +38,26 @@ class Command(BaseCommand):
             ids = list(
                 Case.objects.filter(wrapped_key__isnull=False)
                 .exclude(key_version=current)
+                .exclude(pk__in=failed)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:size]
             )
             if not ids:
                 break
+            progressed = False
             for pk in ids:
-                done += self._rewrap(pk, current)
+                try:
+                    rewrapped = self._rewrap(pk, current)
+                except CryptoError as exc:
+                    failed.add(pk)
+                    self.stderr.write(
+                        f"case {pk}: cannot unwrap its data key ({exc}); skipped"
+                    )
+                    continue
+                done += rewrapped
+                progressed = True
+            if not progressed:
+                break
         remaining = (
             Case.objects.filter(wrapped_key__isnull=False)
             .exclude(key_version=current)
@@ -51,6 +66,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Re-wrapped {done} case keys under master key {current}; {remaining} remain."
         )
+        if failed:
+            raise CommandError(
+                f"{len(failed)} case keys could not be unwrapped: is every older master key still "
+                "in CASE_MASTER_KEYS? Fix the configuration and run the command again."
+            )
 
     @transaction.atomic
     def _rewrap(self, pk: int, current: int) -> int:
