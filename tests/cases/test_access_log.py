@@ -9,7 +9,9 @@ def _page(client, user, case):
     return client.get(reverse("cases:detail", args=[case.public_id]))
 
 
-def test_maintainer_sees_who_from_the_foundation_read_the_case(client, case, maintainer, caseworker):
+def test_maintainer_sees_who_from_the_foundation_read_the_case(
+    client, case, maintainer, caseworker
+):
     _page(client, caseworker, case)
     response = _page(client, maintainer, case)
     log = list(response.context["access_log"])
