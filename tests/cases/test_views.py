@@ -243,6 +243,8 @@ def test_queue_query_count_does_not_grow_with_cases(
 ):
     _seed_pool(project, maintainer, count)
     client.force_login(caseworker)
+    # The first request fills process-wide caches (guardian's content types).
+    client.get(reverse("cases:queue"))
     # session, user, roles, second factor (the gate), colleagues for the assignee filter, queue
     # rows (with the total and own cases marked), prefetched caseworkers.
     with django_assert_num_queries(7):
