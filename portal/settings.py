@@ -111,6 +111,11 @@ if DATABASES["default"].get("ENGINE") not in {
     raise ImproperlyConfigured(
         "DATABASE_URL must be a postgres:// or sqlite:/// URL; Steady supports PostgreSQL and SQLite."
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database is a file, not shared-cache memory: the real Celery worker in the tests
+    # writes from its own thread, and only a file database waits for a lock instead of failing.
+    DATABASES["default"].setdefault("TEST", {"NAME": str(BASE_DIR / "test-db.sqlite3")})
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
