@@ -27,7 +27,7 @@ def warn_first_response_task() -> int:
     return len(written)
 
 
-@shared_task(bind=True, max_retries=5)
+@shared_task(bind=True, max_retries=5, time_limit=300)
 def send_case_notification_task(self, event: str, case_id: int, user_id: int) -> None:
     """Mail one person that `event` happened on a case. No case text; access checked at send."""
     message = case_notification_email(event=event, case_id=case_id, user_id=user_id)

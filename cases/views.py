@@ -61,7 +61,10 @@ def case_create(request):
 
 
 def _detail(request, case, status=200, **forms):
+    """Render the case page. Every render shows the case's words, so every render is audited,
+    including a form re-shown after a refusal."""
     user = request.user
+    services.record_case_viewed(case=case, actor=user, source_ip=client_ip(request))
     may_work = access.can(user, "work", case)
     is_maintainer = access.can(user, "maintain", case)
     context = {
@@ -112,9 +115,6 @@ def _refused(request, exc):
 @login_required
 def case_detail(request, public_id):
     case = access.get_case_for(request.user, public_id)
-    services.record_case_viewed(
-        case=case, actor=request.user, source_ip=client_ip(request)
-    )
     return _detail(request, case)
 
 

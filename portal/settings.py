@@ -206,6 +206,8 @@ DEFAULT_FROM_EMAIL = _env(
     env.str, "DEFAULT_FROM_EMAIL", default="Steady <noreply@steady.localhost>"
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A stuck SMTP server must not hold a worker (and its claimed delivery) for long.
+EMAIL_TIMEOUT = _env(env.int, "EMAIL_TIMEOUT", default=30)
 
 # --- Static files (served by the portal itself through whitenoise; no CDN) ---------------------
 STATIC_URL = "/static/"
@@ -286,6 +288,8 @@ ATTACHMENT_ROOT = _env(
 ATTACHMENT_MAX_BYTES = _env(env.int, "ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 # Uploads never touch the disk unsealed: kept in memory, bounded by ATTACHMENT_MAX_BYTES.
 FILE_UPLOAD_HANDLERS = ["cases.upload_handlers.BoundedMemoryUploadHandler"]
+# No form takes more than one file: a request cannot make the portal hold more than one.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # --- Steady -----------------------------------------------------------------------------------
 # How long a subscriber has to click the confirmation link.

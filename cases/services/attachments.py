@@ -70,13 +70,15 @@ def add_attachment(
         handle.write(sealed)
     try:
         attachment.save()
-        timeline(case, actor, CaseEvent.Kind.ATTACHMENT_ADDED)
+        # Internal files stay invisible to maintainers: not even the timeline mentions them.
+        if not internal:
+            timeline(case, actor, CaseEvent.Kind.ATTACHMENT_ADDED)
         record_event(
             actor=actor,
             action="attachment.added",
             obj=case,
             source_ip=source_ip,
-            data={"attachment": str(attachment.public_id)},
+            data={"attachment": str(attachment.public_id), "internal": internal},
         )
     except Exception:
         path.unlink(missing_ok=True)
@@ -114,7 +116,10 @@ def read_attachment(
         action="attachment.downloaded",
         obj=attachment.case,
         source_ip=source_ip,
-        data={"attachment": str(attachment.public_id)},
+        data={
+            "attachment": str(attachment.public_id),
+            "internal": attachment.is_internal,
+        },
     )
     return attachment_name(attachment), attachment.content_type, data
 

@@ -6,7 +6,7 @@ nobody's access; the calling view fetches the case through `cases.access` first.
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from portal.audit.models import AuditEvent
 
@@ -35,10 +35,15 @@ def reads_by_foundation(
     """The case's access log as its maintainers see it: page views and file downloads by
     anyone who is not one of them (`maintainer_ids`: the opener and co-maintainers), newest first.
 
-    Events without an actor are kept: a read nobody signed for is still a read.
+    Events without an actor are kept: a read nobody signed for is still a read. Downloads of
+    internal files are left out: maintainers must not learn that such files exist.
     """
     return (
         events_for_case(case_public_id)
-        .filter(action__in=READ_ACTIONS)
+        # A filter, not exclude(): "NOT (key = true)" drops every row that lacks the key.
+        .filter(
+            Q(action="case.viewed")
+            | Q(action="attachment.downloaded", data__internal=False)
+        )
         .exclude(actor_id__in=list(maintainer_ids))
     )

@@ -16,6 +16,7 @@ from portal.notices.services import (
 
 log = logging.getLogger(__name__)
 
+SEND_TIME_LIMIT = 300  # seconds; STALE_CLAIM_AFTER is 15 minutes
 _TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
 
 
@@ -24,7 +25,7 @@ def _backoff(attempt: int) -> int:
     return min(3600, 2**attempt * 15) + random.randint(0, 15)  # noqa: S311 - jitter, not secrecy
 
 
-@shared_task(bind=True, max_retries=5)
+@shared_task(bind=True, max_retries=5, time_limit=SEND_TIME_LIMIT)
 def send_confirmation_task(self, subscription_id: int) -> None:
     """Mail the double opt-in link to a pending subscription."""
     subscription = Subscription.objects.filter(
@@ -52,7 +53,9 @@ def dispatch_deliveries_task(notice_id: int) -> int:
     return count
 
 
-@shared_task(bind=True, max_retries=None)
+# A send that takes longer is killed, well before requeue_stale_deliveries would hand its row to
+# another worker: a live worker's claim is never taken over.
+@shared_task(bind=True, max_retries=None, time_limit=SEND_TIME_LIMIT)
 def send_delivery_task(self, delivery_id: int) -> None:
     """Send one notice email. The claim makes a duplicate message or a retry a no-op."""
     if not claim_delivery(delivery_id):

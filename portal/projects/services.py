@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from portal.audit.services import record_event
+from portal.lib.locks import serialize
 from portal.projects.models import Maintainership, Project
 
 
@@ -20,6 +21,8 @@ def register_project(
     A project already known under the same ecosystem and name gains `actor` as a maintainer; its
     recorded repository and purls are left as they are. Refuses a second claim by the same person.
     """
+    # Two first registrations of one project must not race to the unique constraint.
+    serialize(f"project:{ecosystem}:{name.strip().lower()}")
     project = (
         Project.objects.select_for_update()
         .filter(ecosystem=ecosystem, name__iexact=name)
