@@ -59,10 +59,14 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "guardian",
+    "rest_framework",
+    "drf_spectacular",
     "portal.accounts",
     "portal.audit",
     "portal.projects",
     "portal.notices",
+    "portal.roster",
+    "portal.scrutiny",
     "cases",
 ]
 

@@ -14,5 +14,6 @@ urlpatterns = [
     path("projects/", include("portal.projects.urls")),
     path("cases/", include("cases.urls")),
     path("notices/", include("portal.notices.urls")),
+    path("roster/", include("portal.roster.urls")),
     path("admin/", admin.site.urls),
 ]
