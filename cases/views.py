@@ -25,7 +25,7 @@ from portal.accounts.access import caseworker_required
 from portal.audit.selectors import events_for_case, reads_by_foundation
 from portal.lib.errors import Refused
 from portal.lib.http import client_ip
-from portal.notices.forms import NoticeDraftForm
+from portal.notices.forms import NoticeContentForm
 
 
 @login_required
@@ -388,14 +388,14 @@ def draft_handover(request, public_id):
         "repository_url": case.project.repository_url,
         "purls": "\n".join(case.project.purls),
     }
-    form = NoticeDraftForm(request.POST or None, initial=initial)
+    form = NoticeContentForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.draft_handover(
                 case=case,
                 actor=request.user,
                 source_ip=client_ip(request),
-                **form.cleaned_data,
+                content=form.content,
             )
         except Refused as exc:
             form.add_error(None, exc)

@@ -11,6 +11,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.lib.crypto import MasterKeyError, parse_master_keys
+from portal.lib.sshsig import SigningKeyError, parse_signing_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -193,9 +194,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = _env(env.str, "CELERY_QUEUE", default="steady")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Retries are scheduled in the database (Delivery.next_attempt_at), never as broker ETAs, so the
+# Redis visibility timeout only decides how soon a killed worker's unacknowledged task returns.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _env(env.int, "CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-deliveries": {
         "task": "portal.notices.tasks.requeue_stale_deliveries_task",
+        "schedule": 300.0,
+    },
+    "dispatch-due-deliveries": {
+        "task": "portal.notices.tasks.dispatch_due_deliveries_task",
+        "schedule": 30.0,
+    },
+    "apply-due-revisions": {
+        "task": "portal.notices.tasks.apply_due_revisions_task",
         "schedule": 300.0,
     },
     "warn-first-response": {
@@ -301,3 +315,61 @@ SUBSCRIPTION_CONFIRM_MAX_AGE = _env(
     env.int, "SUBSCRIPTION_CONFIRM_MAX_AGE", default=3 * 24 * 3600
 )
 DELIVERY_MAX_ATTEMPTS = _env(env.int, "DELIVERY_MAX_ATTEMPTS", default=8)
+
+# --- Notices: signing, transparency log, delivery ----------------------------------------------
+# NOTICE_SIGNING_KEYS="2027-01-01:NEWSEED,2026-01-01..2027-03-01:OLDSEED": Ed25519 seeds (base64),
+# each with the period it is valid in; the first signs, the others stay in allowed_signers.
+# Make one with `python manage.py generate_signing_key`.
+DEVELOPMENT_SIGNING_KEY = "2026-01-01:c3RlYWR5LWRldmVsb3BtZW50LW5vdGljZS1zaWduaW4="  # noqa: S105
+_signing_keys_text = _env(env.str, "NOTICE_SIGNING_KEYS", default=DEVELOPMENT_SIGNING_KEY)
+try:
+    NOTICE_SIGNING_KEYS = parse_signing_keys(_signing_keys_text)
+except SigningKeyError as exc:
+    raise ImproperlyConfigured(
+        f"Environment variable NOTICE_SIGNING_KEYS is not valid: {exc}"
+    ) from exc
+if not DEBUG and DEVELOPMENT_SIGNING_KEY.split(":", 1)[1] in _signing_keys_text:
+    raise ImproperlyConfigured(
+        "NOTICE_SIGNING_KEYS contains the development signing key while DEBUG is off; "
+        "generate one with `python manage.py generate_signing_key`."
+    )
+# The principal in allowed_signers: `ssh-keygen -Y verify -I` takes it.
+NOTICE_SIGNER_IDENTITY = _env(
+    env.str, "NOTICE_SIGNER_IDENTITY", default="notices@steady.localhost"
+)
+NOTICE_LOG_ORIGIN = _env(
+    env.str, "NOTICE_LOG_ORIGIN", default="steady.localhost/notices-log"
+)
+# Days a revision that adds a steward, key or release channel without the outgoing maintainer's
+# recorded consent waits before it takes effect.
+NOTICE_OBJECTION_DAYS = _env(env.int, "NOTICE_OBJECTION_DAYS", default=21)
+# A claim older than this belongs to a worker that died mid-send (sends are killed at 300 s).
+DELIVERY_STALE_CLAIM_SECONDS = _env(env.int, "DELIVERY_STALE_CLAIM_SECONDS", default=900)
+WEBHOOK_TIMEOUT = _env(env.float, "WEBHOOK_TIMEOUT", default=15.0)
+# Tests only: let webhooks reach 127.0.0.1 and trust a test CA. Never set these in production.
+WEBHOOK_ALLOW_LOOPBACK = _env(env.bool, "WEBHOOK_ALLOW_LOOPBACK", default=False)
+WEBHOOK_CA_FILE = _env(env.str, "WEBHOOK_CA_FILE", default="") or None
+if not DEBUG and WEBHOOK_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured(
+        "WEBHOOK_ALLOW_LOOPBACK is on while DEBUG is off; it exists for tests only."
+    )
+
+# --- JSON API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "portal.notices.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Steady handover notices API",
+    "DESCRIPTION": (
+        "Public, read-only handover notices. Every revision's canonical JSON is signed by the "
+        "foundation (SSH signature, namespace steady-notice) and recorded in an RFC 6962 "
+        "transparency log."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}

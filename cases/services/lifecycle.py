@@ -23,6 +23,7 @@ from portal.accounts.models import User
 from portal.accounts.roles import is_caseworker
 from portal.audit.services import record_event
 from portal.lib.errors import Refused
+from portal.notices.content import NoticeContent
 from portal.notices.services import draft_notice
 from portal.projects.models import Maintainership, Project
 
@@ -282,15 +283,7 @@ def draft_handover(
     *,
     case: Case,
     actor,
-    project_name: str,
-    ecosystem: str,
-    repository_url: str,
-    purls: list[str],
-    window_start: datetime.date,
-    window_end: datetime.date | None,
-    steward_name: str,
-    steward_handle: str,
-    guidance: str,
+    content: NoticeContent,
     source_ip: str | None = None,
 ) -> CaseHandover:
     """Draft a public handover notice from a case. It waits for a second caseworker's approval.
@@ -301,19 +294,7 @@ def draft_handover(
     if not actor.has_perm(WORK, case):
         raise Refused("Only the case's caseworkers can draft its handover notice.")
     refuse_if_final(case, "no notice can be drafted from it")
-    notice = draft_notice(
-        actor=actor,
-        project_name=project_name,
-        ecosystem=ecosystem,
-        repository_url=repository_url,
-        purls=purls,
-        window_start=window_start,
-        window_end=window_end,
-        steward_name=steward_name,
-        steward_handle=steward_handle,
-        guidance=guidance,
-        source_ip=source_ip,
-    )
+    notice = draft_notice(actor=actor, content=content, source_ip=source_ip)
     handover = CaseHandover.objects.create(case=case, notice=notice)
     timeline(case, actor, CaseEvent.Kind.HANDOVER_DRAFTED)
     return handover

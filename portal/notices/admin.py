@@ -1,22 +1,11 @@
 from django.contrib import admin
 
-from portal.notices.models import Delivery, HandoverNotice, Subscription
+from portal.notices.models import Delivery, HandoverNotice, NoticeRevision, Subscription
 
 
-@admin.register(HandoverNotice)
-class HandoverNoticeAdmin(admin.ModelAdmin):
-    list_display = [
-        "reference",
-        "project_name",
-        "status",
-        "window_start",
-        "window_end",
-        "published_at",
-    ]
-    list_filter = ["status", "ecosystem"]
-    search_fields = ["reference", "project_name"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Publication goes through the four-eyes service, never through the admin."""
 
-    # Publication goes through the four-eyes service, never through the admin.
     def has_add_permission(self, request):
         return False
 
@@ -27,15 +16,30 @@ class HandoverNoticeAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(HandoverNotice)
+class HandoverNoticeAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "project_name", "status", "modified_at"]
+    list_filter = ["status", "ecosystem"]
+    search_fields = ["reference", "project_name"]
+
+
+@admin.register(NoticeRevision)
+class NoticeRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["notice", "number", "kind", "state", "published_at", "effective_at"]
+    list_filter = ["state", "kind"]
+    exclude = ["document"]
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["email", "status", "created_at", "confirmed_at"]
-    list_filter = ["status"]
-    search_fields = ["email"]
+    list_display = ["email", "url", "channel", "filter_kind", "status", "created_at"]
+    list_filter = ["status", "channel", "filter_kind"]
+    search_fields = ["email", "url"]
+    exclude = ["secrets"]
+    readonly_fields = ["owner"]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["pk", "notice", "subscription", "status", "attempts", "sent_at"]
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "revision", "subscription", "status", "attempts", "sent_at"]
     list_filter = ["status"]
-    raw_id_fields = ["notice", "subscription"]
