@@ -329,6 +329,8 @@ class WebhookReceiver:
 class _TLSServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Worker tests open many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 256
 
     def __init__(self, address, handler, context: ssl.SSLContext):
         self._context = context

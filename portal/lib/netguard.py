@@ -9,6 +9,7 @@ again (a second resolution is what DNS rebinding exploits).
 """
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ _ULA_V6 = ipaddress.ip_network("fc00::/7")
 _NAT64_V6 = ipaddress.ip_network("64:ff9b::/96")
 _COMPAT_V6 = ipaddress.ip_network("::/96")
 _METADATA_V4 = ipaddress.ip_address("169.254.169.254")
+_BRACKETED_NETLOC = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
 # Every printable ASCII character except space stays as typed; anything else is percent-encoded
 # so http.client can put the target on the request line.
 _SAFE_TARGET_CHARS = "".join(chr(c) for c in range(0x21, 0x7F))
@@ -206,6 +208,11 @@ def _host_of(parts) -> str:
             "accepted."
         )
     if parts.netloc.startswith("["):
+        if not _BRACKETED_NETLOC.fullmatch(parts.netloc):
+            raise WebhookURLRefused(
+                "After the “]” of an IPv6 address only “:port” may follow, e.g. "
+                "https://[2001:db8::1]:8443/steady."
+            )
         try:
             return ipaddress.IPv6Address(hostname).compressed
         except ValueError:
@@ -216,13 +223,14 @@ def _host_of(parts) -> str:
         ascii_host = hostname.encode("idna").decode("ascii")
     except UnicodeError:
         raise WebhookURLRefused(f"“{hostname}” is not a valid host name.") from None
-    labels = ascii_host.rstrip(".").split(".")
-    if not all(
+    # A fully qualified "example.org." is the same host; TLS and Host want it without the dot.
+    ascii_host = ascii_host.lower().removesuffix(".")
+    if len(ascii_host) > 253 or not all(
         label and len(label) <= 63 and all(c.isalnum() or c in "-_" for c in label)
-        for label in labels
+        for label in ascii_host.split(".")
     ):
         raise WebhookURLRefused(f"“{hostname}” is not a valid host name.")
-    return ascii_host.lower()
+    return ascii_host
 
 
 def _resolve(host: str, port: int, resolve: Resolver) -> list[IPAddress]:

@@ -212,6 +212,9 @@ def post(
     trust store), sends Host: `checked.host`, follows no redirect, reads at most
     MAX_RESPONSE_BYTES of the answer, and gives the whole attempt `timeout` seconds.
     """
+    if not isinstance(payload, bytes):
+        # A str body would be encoded by http.client as Latin-1, not the bytes we signed.
+        raise TypeError("The webhook payload must be the exact bytes that were signed.")
     deadline = time.monotonic() + timeout
     connection = _PinnedHTTPSConnection(checked, _tls_context(ca_file), deadline)
     sent_headers = {
@@ -279,7 +282,7 @@ def post(
 
 def retry_delay(
     attempt: int, rng: random.Random = random, *, retry_after: int | None = None
-):
+) -> float | None:
     """Seconds to wait after failed attempt number `attempt` (1 is the first), or None when
     that was the last attempt (MAX_ATTEMPTS) and the delivery is dead.
 
@@ -355,11 +358,15 @@ class _PinnedHTTPSConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         raw = None
         error: OSError | None = None
-        for address in self._checked.addresses:
+        addresses = self._checked.addresses
+        for index, address in enumerate(addresses):
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             candidate = socket.socket(family, socket.SOCK_STREAM)
             try:
-                candidate.settimeout(_remaining(self._deadline))
+                # One silent address must not use up the time the others need.
+                candidate.settimeout(
+                    _remaining(self._deadline) / (len(addresses) - index)
+                )
                 # SECURITY: a numeric address, never a name: nothing is resolved here, so the
                 # connection goes where check_webhook_url looked.
                 candidate.connect((address, self._checked.port))

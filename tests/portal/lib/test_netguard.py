@@ -291,3 +291,30 @@ def test_a_name_that_does_not_resolve_is_refused_as_unresolvable():
 def test_a_resolver_answer_without_addresses_is_refused():
     with pytest.raises(WebhookHostUnresolvable, match="no IPv4 or IPv6 address"):
         check_webhook_url("https://hooks.example.org/", resolve=dns())
+
+
+def test_a_fully_qualified_name_is_used_without_its_final_dot():
+    calls = []
+    checked = check_webhook_url(
+        "https://Hooks.Example.org./x", resolve=dns(PUBLIC_V4, calls=calls)
+    )
+    assert checked.host == "hooks.example.org"
+    assert calls == [("hooks.example.org", 443)]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (f"https://[{PUBLIC_V6}]junk/", "only “:port” may follow"),
+        (f"https://[{PUBLIC_V6}]:/x", None),
+        ("https://hooks.example.org../", "not a valid host name"),
+        ("https://" + "a" * 64 + ".example.org/", "not a valid host name"),
+        ("https://" + ".".join(["abcdefgh"] * 30) + "/", "not a valid host name"),
+    ],
+)
+def test_odd_host_spellings(url, message):
+    if message is None:
+        assert check_webhook_url(url).addresses == (PUBLIC_V6,)
+        return
+    with pytest.raises(WebhookURLRefused, match=message):
+        check_webhook_url(url, resolve=dns(PUBLIC_V4))

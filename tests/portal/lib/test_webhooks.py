@@ -537,3 +537,61 @@ def test_retry_after_lengthens_a_delay_but_only_up_to_an_hour():
     assert retry_delay(1, Extreme("high"), retry_after=60) == 60
     assert retry_delay(1, Extreme("high"), retry_after=86400) == 3600
     assert retry_delay(5, Extreme("low"), retry_after=60) == pytest.approx(18000 * 0.8)
+
+
+def test_the_payload_must_be_the_signed_bytes(receiver, tls, secret):
+    checked = check_webhook_url(receiver.url(), allow_loopback=True)
+    headers = build_headers(msg_id="dlv_s", payload=PAYLOAD, secrets=[secret])
+    with pytest.raises(TypeError, match="exact bytes"):
+        post(checked, PAYLOAD.decode(), headers, ca_file=tls.ca_file)
+    assert receiver.requests == []
+
+
+def test_headers_from_an_earlier_attempt_are_rejected_as_a_replay(
+    receiver, tls, secret
+):
+    # The receiver's library refuses timestamps over five minutes old, so every retry must
+    # build its headers afresh; only the id stays.
+    stale = build_headers(
+        msg_id="dlv_old",
+        payload=PAYLOAD,
+        secrets=[secret],
+        timestamp=int(time.time()) - 600,
+    )
+    result = deliver(
+        receiver.url(),
+        PAYLOAD,
+        stale,
+        allow_loopback=True,
+        ca_file=tls.ca_file,
+        timeout=5,
+    )
+    assert (result.outcome, result.status) == (Outcome.RETRY, 401)
+    assert receiver.rejected == 1
+    assert receiver.processed == []
+
+
+def test_one_receiver_serves_many_endpoints_each_with_its_own_secret(tls):
+    first, second = generate_secret(), generate_secret()
+    with WebhookReceiver(tls) as receiver:
+        first_url = receiver.add_endpoint("/subscription/1", [first])
+        second_url = receiver.add_endpoint("/subscription/2", [second])
+        ok = deliver(
+            first_url,
+            PAYLOAD,
+            build_headers(msg_id="dlv_1", payload=PAYLOAD, secrets=[first]),
+            allow_loopback=True,
+            ca_file=tls.ca_file,
+        )
+        crossed = deliver(
+            second_url,
+            PAYLOAD,
+            build_headers(msg_id="dlv_2", payload=PAYLOAD, secrets=[first]),
+            allow_loopback=True,
+            ca_file=tls.ca_file,
+        )
+        assert ok.outcome is Outcome.DELIVERED
+        assert (crossed.outcome, crossed.status) == (Outcome.RETRY, 401)
+        assert receiver.processed == ["dlv_1"]
+        assert receiver.wait_for_processed(1, timeout=0)
+        assert not receiver.wait_for_processed(2, timeout=0.1)
