@@ -229,8 +229,7 @@ def post(
         status = response.status
         location = response.getheader("location", "")
         retry_after = _retry_after(response.getheader("retry-after"))
-        body = response.read(MAX_RESPONSE_BYTES)
-        response.close()
+        body = b"" if 200 <= status < 300 else _read_some(response)
     except ssl.SSLCertVerificationError as exc:
         return _retry(
             f"The TLS certificate of {checked.host} was not accepted: "
@@ -308,6 +307,15 @@ def _check_msg_id(msg_id: str) -> None:
 
 def _retry(error: str, connection: "_PinnedHTTPSConnection") -> SendResult:
     return SendResult(Outcome.RETRY, None, error, connection.address)
+
+
+def _read_some(response: http.client.HTTPResponse) -> bytes:
+    # The status decides the outcome; a body that breaks off or stalls only shortens the
+    # excerpt, it must not turn an answered attempt into a network error.
+    try:
+        return response.read(MAX_RESPONSE_BYTES)
+    except (OSError, http.client.HTTPException):
+        return b""
 
 
 def _excerpt(body: bytes) -> str:

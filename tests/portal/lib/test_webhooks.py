@@ -6,6 +6,7 @@ import socket
 import ssl
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -373,34 +374,49 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(receiver, tls, secre
     assert "within 0.5 s." in result.error
 
 
-def _trickling_server(tls, reply: bytes, pause: float):
-    """A TLS server that answers one byte at a time, to see the whole attempt is bounded."""
+@contextmanager
+def raw_tls_server(tls, reply: bytes, *, pause: float = 0.0, hold: bool = False):
+    """A TLS server on 127.0.0.1 that reads the request, sends `reply` (one byte per `pause`
+    seconds when `pause` is set) and, with `hold`, then keeps the connection open in silence.
+    Yields the URL. For answers the real receiver would never give."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tls.cert_file, tls.key_file)
     listener = socket.create_server((HOST, 0))
+    listener.settimeout(10)
     stop = threading.Event()
 
     def serve():
-        listener.settimeout(5)
         try:
             raw, _ = listener.accept()
-        except OSError:
-            return
-        with context.wrap_socket(raw, server_side=True) as conn:
-            conn.settimeout(5)
-            try:
+            with context.wrap_socket(raw, server_side=True) as conn:
+                conn.settimeout(10)
                 conn.recv(65536)
-                for byte in reply:
+                chunks = [bytes([b]) for b in reply] if pause else [reply]
+                for chunk in chunks:
                     if stop.is_set():
                         return
-                    conn.sendall(bytes([byte]))
+                    conn.sendall(chunk)
                     time.sleep(pause)
-            except OSError:
-                return
+                if hold:
+                    stop.wait(10)
+        except OSError:
+            return
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    return listener, stop, thread
+    try:
+        yield f"https://{HOST}:{listener.getsockname()[1]}/hook"
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        listener.close()
+
+
+def send_to(url, tls, secret, *, timeout=5, msg_id="dlv_raw"):
+    headers = build_headers(msg_id=msg_id, payload=PAYLOAD, secrets=[secret])
+    return deliver(
+        url, PAYLOAD, headers, allow_loopback=True, ca_file=tls.ca_file, timeout=timeout
+    )
 
 
 def test_a_receiver_trickling_its_answer_cannot_hold_the_sender(tls, secret):
@@ -409,66 +425,49 @@ def test_a_receiver_trickling_its_answer_cannot_hold_the_sender(tls, secret):
     reply = (
         b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Padding: " + b"a" * 40 + b"\r\n\r\n"
     )
-    listener, stop, thread = _trickling_server(tls, reply, pause=0.05)
-    try:
-        port = listener.getsockname()[1]
-        headers = build_headers(msg_id="dlv_slow", payload=PAYLOAD, secrets=[secret])
-        result = deliver(
-            f"https://{HOST}:{port}/hook",
-            PAYLOAD,
-            headers,
-            allow_loopback=True,
-            ca_file=tls.ca_file,
-            timeout=1,
-        )
-        assert result.outcome is Outcome.RETRY
-        assert "within 1 s." in result.error
-    finally:
-        stop.set()
-        listener.close()
-        thread.join(timeout=10)
+    with raw_tls_server(tls, reply, pause=0.05) as url:
+        result = send_to(url, tls, secret, timeout=1)
+    assert result.outcome is Outcome.RETRY
+    assert "within 1 s." in result.error
 
 
 def test_only_a_bounded_excerpt_of_the_answer_is_kept(tls, secret):
     body = ("<html>" + "\x1b[31m" + "broken " * 5000 + "</html>").encode()
-    reply = (
-        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    server = socket.create_server((HOST, 0))
-
-    def serve():
-        raw, _ = server.accept()
-        with context.wrap_socket(raw, server_side=True) as conn:
-            conn.recv(65536)
-            try:
-                conn.sendall(reply)
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        headers = build_headers(msg_id="dlv_big", payload=PAYLOAD, secrets=[secret])
-        result = deliver(
-            f"https://{HOST}:{server.getsockname()[1]}/",
-            PAYLOAD,
-            headers,
-            allow_loopback=True,
-            ca_file=tls.ca_file,
-            timeout=5,
-        )
-    finally:
-        thread.join(timeout=10)
-        server.close()
+    reply = b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with raw_tls_server(tls, reply) as url:
+        result = send_to(url, tls, secret)
     assert (result.outcome, result.status) == (Outcome.RETRY, 500)
     assert result.error.startswith("HTTP 500: <html> [31mbroken broken")
     assert len(result.error) <= len("HTTP 500: ") + 200
     assert "\x1b" not in result.error
+
+
+@pytest.mark.parametrize(
+    ("status_line", "outcome"),
+    [(b"HTTP/1.1 200 OK", Outcome.DELIVERED), (b"HTTP/1.1 410 Gone", Outcome.GONE)],
+)
+def test_an_answer_whose_body_stalls_still_counts_by_its_status(
+    tls, secret, status_line, outcome
+):
+    reply = status_line + b"\r\nContent-Length: 5000\r\n\r\npartial"
+    with raw_tls_server(tls, reply, hold=True) as url:
+        result = send_to(url, tls, secret, timeout=1)
+    assert result.outcome is outcome
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"",
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 150 + b"\r\n",
+    ],
+)
+def test_a_garbled_or_missing_answer_is_retried(tls, secret, reply):
+    with raw_tls_server(tls, reply) as url:
+        result = send_to(url, tls, secret)
+    assert result.outcome is Outcome.RETRY
+    assert result.status is None
 
 
 def test_caller_headers_cannot_override_host_or_length(receiver, tls, secret):
