@@ -26,6 +26,8 @@ _RFC1918_V4 = tuple(
 _ULA_V6 = ipaddress.ip_network("fc00::/7")
 _NAT64_V6 = ipaddress.ip_network("64:ff9b::/96")
 _COMPAT_V6 = ipaddress.ip_network("::/96")
+# Special-purpose blocks newer than the ipaddress module of Python 3.11.
+_LATER_SPECIAL_V6 = (ipaddress.ip_network("3fff::/20"),)  # documentation, RFC 9637
 _METADATA_V4 = ipaddress.ip_address("169.254.169.254")
 _BRACKETED_NETLOC = re.compile(r"\[[0-9A-Fa-f:.]+\](?::[0-9]*)?")
 # Every printable ASCII character except space stays as typed; anything else is percent-encoded
@@ -191,7 +193,11 @@ def refusal_reason(address: IPAddress, *, allow_loopback: bool = False) -> str |
         return "a reserved address"
     if _is_v6(address) and address.is_site_local:
         return "a site-local address"
-    if address.is_private or not address.is_global:
+    if (
+        address.is_private
+        or not address.is_global
+        or (_is_v6(address) and any(address in net for net in _LATER_SPECIAL_V6))
+    ):
         return "a special-purpose address that is not publicly routed"
     return None
 

@@ -1,7 +1,17 @@
 """Signing and sending webhooks per Standard Webhooks 1.0 (https://www.standardwebhooks.com).
 
-Framework-free: no Django here. Callers pass what settings would give them (`allow_loopback`,
-`ca_file`), so the lead's task code reads settings once and this module stays testable alone.
+Framework-free: no Django here. Callers pass what settings would give them
+(`allow_loopback=settings.WEBHOOK_ALLOW_LOOPBACK`, `ca_file=settings.WEBHOOK_CA_FILE`), so this
+module stays testable alone. A delivery task, per attempt and outside any transaction:
+
+    headers = build_headers(msg_id=<delivery's public id>, payload=<signed notice bytes>,
+                            secrets=<the subscription's current secrets, newest last>)
+    result = deliver(<subscription URL>, <signed notice bytes>, headers, allow_loopback=...,
+                     ca_file=...)
+    DELIVERED -> mark delivered; GONE -> disable the subscription;
+    RETRY -> attempts += 1, then retry_delay(attempts, retry_after=result.retry_after)
+             seconds later, or dead (tell the owner) when that is None;
+    FAILED -> dead at once (tell the owner); `result.error` goes in the delivery log.
 
 The wire format, which any receiver built on the `standardwebhooks` library accepts:
 
@@ -30,8 +40,8 @@ Retry schedule (`retry_delay`), after the spec's example, each delay ±20 % jitt
     attempt 1 at once; then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
 
 so MAX_ATTEMPTS is 8 and the last attempt comes about 27.6 hours after the first (between 22.1
-and 33.1 hours with jitter). A `Retry-After` from a 429 or 503 can lengthen one delay, by at
-most an hour.
+and 33.1 hours with jitter). A receiver's `Retry-After` (usually with 429 or 503) can lengthen
+one delay, by at most an hour.
 """
 
 import base64

@@ -68,6 +68,9 @@ def dns(*addresses, calls=None):
         ("198.18.0.1", "not publicly routed"),
         ("0.1.2.3", "not publicly routed"),
         ("2001:db8::1", "not publicly routed"),
+        ("3fff:1::1", "not publicly routed"),
+        ("2001:10::1", "not publicly routed"),
+        ("100::1", "a reserved address"),
         ("fec0::1", "a site-local address"),
         (
             "::ffff:127.0.0.1",
