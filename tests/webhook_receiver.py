@@ -254,6 +254,16 @@ class WebhookReceiver:
             return list(self._state.processed)
 
     @property
+    def seen(self) -> set[str]:
+        """Every verified webhook-id, whatever it was answered."""
+        with self._state.lock:
+            return {
+                r.headers.get("webhook-id", "")
+                for r in self._state.requests
+                if r.verified
+            }
+
+    @property
     def duplicates(self) -> Counter:
         """webhook-id -> how many times it came again after being processed."""
         with self._state.lock:

@@ -1,6 +1,7 @@
 """Signing and sending webhooks, against real HTTPS receivers on 127.0.0.1."""
 
 import base64
+import ipaddress
 import json
 import socket
 import ssl
@@ -43,16 +44,10 @@ def only_loopback(host, port, *args, **kwargs):
 
 
 def resolving_to(address):
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
     def resolve(host, port, *args, **kwargs):
-        return [
-            (
-                socket.AF_INET,
-                socket.SOCK_STREAM,
-                socket.IPPROTO_TCP,
-                "",
-                (address, port),
-            )
-        ]
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
 
     return resolve
 
@@ -219,18 +214,35 @@ def test_post_connects_to_the_checked_address_without_resolving_again(
     assert receiver.processed == ["dlv_pinned"]
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("169.254.169.254", "the link-local cloud metadata address"),
+        ("10.0.0.5", "a private address"),
+        ("fd00::5", "a private (unique local) address"),
+        (
+            "::ffff:127.0.0.1",
+            "an IPv4-mapped address for 127.0.0.1, a loopback address",
+        ),
+        ("2002:a00:5::1", "a 6to4 address for 10.0.0.5, a private address"),
+        ("100.64.0.9", "a shared (carrier-grade NAT) address"),
+        ("0.0.0.0", "the unspecified address"),  # noqa: S104 (refused, never bound)
+        ("224.0.0.1", "a multicast address"),
+    ],
+)
 def test_a_name_rebound_to_an_internal_address_at_send_time_is_not_contacted(
-    receiver, tls, secret
+    receiver, tls, secret, address, reason
 ):
     url = f"https://{TEST_HOSTNAME}:{receiver.port}/hook"
     # Registration saw 127.0.0.1 (allowed in tests); by send time the name points inside.
     check_webhook_url(url, allow_loopback=True, resolve=only_loopback)
-    result = send(
-        receiver, tls, [secret], url=url, resolve=resolving_to("169.254.169.254")
-    )
+    result = send(receiver, tls, [secret], url=url, resolve=resolving_to(address))
     assert result.outcome is Outcome.FAILED
-    assert result.status is None
-    assert "169.254.169.254, the link-local cloud metadata address" in result.error
+    assert (result.status, result.address) == (None, None)
+    assert (
+        f"resolves to {ipaddress.ip_address(address).compressed}, {reason}"
+        in result.error
+    )
     assert receiver.requests == []
 
 
@@ -281,6 +293,8 @@ def test_a_retry_keeps_the_id_so_the_receiver_processes_it_once(receiver, tls, s
     ]
     assert first.status == 500
     assert "HTTP 500" in first.error
+    assert receiver.seen == {"dlv_same"}
+    assert [r.status for r in receiver.requests] == [500, 200, 200]
     assert receiver.processed == ["dlv_same"]
     assert receiver.duplicates == {"dlv_same": 1}
 
