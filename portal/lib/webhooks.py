@@ -379,7 +379,11 @@ class _PinnedHTTPSConnection(http.client.HTTPConnection):
         addresses = self._checked.addresses
         for index, address in enumerate(addresses):
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            candidate = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                candidate = socket.socket(family, socket.SOCK_STREAM)
+            except OSError as exc:  # e.g. IPv6 switched off on this host
+                error = exc
+                continue
             try:
                 # One silent address must not use up the time the others need.
                 candidate.settimeout(
@@ -397,6 +401,9 @@ class _PinnedHTTPSConnection(http.client.HTTPConnection):
         if raw is None:
             raise error or OSError("no address to connect to")
         try:
+            # Headers and body leave in two writes; without this, Nagle's algorithm can hold
+            # the body back until the receiver's delayed ACK.
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             raw.settimeout(_remaining(self._deadline))
             tls = self._context.wrap_socket(raw, server_hostname=self._checked.host)
         except BaseException:

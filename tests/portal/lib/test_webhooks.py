@@ -3,6 +3,7 @@
 import base64
 import ipaddress
 import json
+import random
 import socket
 import ssl
 import threading
@@ -524,8 +525,6 @@ def test_the_schedule_grows_and_spans_about_a_day():
 
 
 def test_each_delay_stays_within_twenty_percent_of_its_step():
-    import random
-
     rng = random.Random(5)
     for attempt, step in enumerate(webhooks.RETRY_SCHEDULE, start=1):
         delays = [retry_delay(attempt, rng) for _ in range(200)]
