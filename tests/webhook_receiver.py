@@ -10,7 +10,8 @@ the secrets of its path (any one may match, as during a rotation); unverifiable 
 and are counted in `rejected`. A verified request is answered with the next status from
 `script`, else `status` (200 by default). A webhook-id verified and answered 2xx is *processed*;
 the same id arriving again is answered 200 and counted in `duplicates`, not processed twice.
-`stop()` closes the port and `start()` reopens the same one, to play a receiver that is down.
+`answer(HANG_UP)` processes and then drops the connection unanswered. `stop()` closes the port
+and `start()` reopens the same one, to play a receiver that is down.
 """
 
 import datetime as dt
@@ -35,6 +36,9 @@ HOST = "127.0.0.1"
 # while the connection goes to the checked address.
 TEST_HOSTNAME = "hooks.steady.test"
 _MAX_BODY = 1 << 20
+# An answer for `answer()`: process the webhook, then drop the connection without replying,
+# like a receiver that crashed after committing its work. The retry must be a duplicate.
+HANG_UP = 0
 
 
 @dataclass(frozen=True)
@@ -323,7 +327,7 @@ class WebhookReceiver:
             else:
                 status = self.script.pop(0) if self.script else self.status
                 msg_id = headers.get("webhook-id", "")
-                if 200 <= status < 300:
+                if 200 <= status < 300 or status == HANG_UP:
                     if msg_id in state.processed_set:
                         state.duplicates[msg_id] += 1
                     else:
@@ -383,6 +387,9 @@ def _make_handler(receiver: WebhookReceiver, server_names: dict[int, str | None]
                 time.sleep(receiver.delay)
             headers = {k.lower(): v for k, v in self.headers.items()}
             status = receiver._handle(self.path, headers, body, self.server_name)
+            if status == HANG_UP:
+                self.close_connection = True
+                return
             self.send_response(status)
             if 300 <= status < 400:
                 self.send_header("Location", receiver.location)

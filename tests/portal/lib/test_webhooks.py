@@ -27,7 +27,13 @@ from portal.lib.webhooks import (
     secret_key,
     signature_header,
 )
-from tests.webhook_receiver import HOST, TEST_HOSTNAME, WebhookReceiver, make_tls
+from tests.webhook_receiver import (
+    HANG_UP,
+    HOST,
+    TEST_HOSTNAME,
+    WebhookReceiver,
+    make_tls,
+)
 
 PAYLOAD = json.dumps(
     {
@@ -298,6 +304,19 @@ def test_a_retry_keeps_the_id_so_the_receiver_processes_it_once(receiver, tls, s
     assert [r.status for r in receiver.requests] == [500, 200, 200]
     assert receiver.processed == ["dlv_same"]
     assert receiver.duplicates == {"dlv_same": 1}
+
+
+def test_a_receiver_that_hangs_up_after_processing_gets_a_retry_it_can_drop(
+    receiver, tls, secret
+):
+    receiver.answer(HANG_UP, times=1, then=200)
+    first = send(receiver, tls, [secret], msg_id="dlv_crash")
+    second = send(receiver, tls, [secret], msg_id="dlv_crash")
+    assert (first.outcome, first.status) == (Outcome.RETRY, None)
+    assert "closed the connection without answering" in first.error
+    assert second.outcome is Outcome.DELIVERED
+    assert receiver.processed == ["dlv_crash"]
+    assert receiver.duplicates == {"dlv_crash": 1}
 
 
 def test_410_means_gone(receiver, tls, secret):
