@@ -377,7 +377,9 @@ def _make_handler(receiver: WebhookReceiver, server_names: dict[int, str | None]
                     receiver._state.tls_failures += 1
                     receiver._state.lock.notify_all()
                 raise
-            self.server_name = server_names.pop(id(self.request), None)
+            finally:
+                # Popped either way: a stale entry could name a later socket with the same id.
+                self.server_name = server_names.pop(id(self.request), None)
             super().setup()
 
         def do_POST(self):
