@@ -485,7 +485,7 @@ def test_an_answer_whose_body_stalls_still_counts_by_its_status(
 ):
     reply = status_line + b"\r\nContent-Length: 5000\r\n\r\npartial"
     with raw_tls_server(tls, reply, hold=True) as url:
-        result = send_to(url, tls, secret, timeout=1)
+        result = send_to(url, tls, secret, timeout=2)
     assert result.outcome is outcome
 
 
