@@ -35,7 +35,7 @@ class NoticeFeed(Feed):
         return list(self.notices(obj)[:FEED_SIZE])
 
     def _doc(self, item) -> dict:
-        return json.loads(bytes(item.current_revision.document))
+        return json.loads(bytes(item.latest_revision.document))
 
     def item_title(self, item):
         status = {

@@ -39,6 +39,14 @@ class HandoverNotice(models.Model):
         related_name="+",
         help_text="The newest published revision that is in effect.",
     )
+    latest_revision = models.OneToOneField(
+        "NoticeRevision",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The newest published revision, in effect or still in its objection period.",
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     modified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

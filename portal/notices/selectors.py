@@ -17,7 +17,7 @@ def published_notices() -> QuerySet[HandoverNotice]:
     """What the public may see: notices with at least one published revision, newest first."""
     return (
         HandoverNotice.objects.filter(status__in=PUBLIC_STATUSES)
-        .select_related("current_revision")
+        .select_related("latest_revision")
         .order_by("-modified_at", "-id")
     )
 

@@ -83,6 +83,18 @@ class Migration(migrations.Migration):
                 to="notices.noticerevision",
             ),
         ),
+        migrations.AddField(
+            model_name="handovernotice",
+            name="latest_revision",
+            field=models.OneToOneField(
+                blank=True,
+                help_text="The newest published revision, in effect or still in its objection period.",
+                null=True,
+                on_delete=models.deletion.PROTECT,
+                related_name="+",
+                to="notices.noticerevision",
+            ),
+        ),
         migrations.RunPython(
             _run_on_postgresql(FORWARD), _run_on_postgresql(REVERSE), elidable=False
         ),

@@ -263,7 +263,8 @@ def approve_revision(
     append_to_log(revision=revision, data=data)
 
     notice.modified_at = now
-    fields = ["reference", "published_at", "modified_at"]
+    notice.latest_revision = revision
+    fields = ["reference", "published_at", "modified_at", "latest_revision"]
     if effective <= now:
         _make_current(notice, revision)
         fields += ["current_revision", "status", "project_name", "ecosystem", "purls"]
