@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -51,6 +52,7 @@ def notice_list(request):
             "query": query,
             "statuses": HandoverNotice.Status.choices[1:],
             "ecosystems": Ecosystem.choices,
+            "signer_identity": settings.NOTICE_SIGNER_IDENTITY,
         },
     )
 
@@ -80,6 +82,7 @@ def notice_detail(request, reference):
             "pending": [(r, _document(r)) for r in pending],
             "objection_form": ObjectionForm() if pending else None,
             "is_caseworker": caseworker,
+            "signer_identity": settings.NOTICE_SIGNER_IDENTITY,
             "objections": (
                 [o for r in pending for o in r.objections.all()] if caseworker else []
             ),
@@ -216,7 +219,10 @@ def review_list(request, status=200):
     return render(
         request,
         "notices/notice_review.html",
-        {"revisions": selectors.revisions_awaiting_approval()},
+        {
+            "revisions": selectors.revisions_awaiting_approval(),
+            "objection_days": settings.NOTICE_OBJECTION_DAYS,
+        },
         status=status,
     )
 
