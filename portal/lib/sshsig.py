@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -375,7 +375,7 @@ def _load_public_blob(blob: bytes) -> PublicKey:
     line = f"{key_type} {base64.b64encode(blob).decode('ascii')}".encode()
     try:
         key = serialization.load_ssh_public_key(line)
-    except (ValueError, TypeError, serialization.UnsupportedAlgorithm) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise SignatureError(
             f"unsupported or malformed signing key ({key_type})"
         ) from exc
