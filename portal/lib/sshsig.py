@@ -100,6 +100,11 @@ class FoundationKey:
     def fingerprint(self) -> str:
         return fingerprint(self.public_key)
 
+    def is_valid_at(self, at: datetime) -> bool:
+        if at < self.valid_after:
+            return False
+        return self.valid_before is None or at <= self.valid_before
+
     def allowed_signer(self, identity: str) -> AllowedSigner:
         return AllowedSigner(
             principals=(identity,),
@@ -161,6 +166,25 @@ def parse_signing_keys(text: str) -> list[FoundationKey]:
         seen.add(blob)
         keys.append(FoundationKey(private_key, valid_after, valid_before))
     return keys
+
+
+def current_signing_key(keys: Sequence[FoundationKey], at: datetime) -> FoundationKey:
+    """The key to sign with at `at`: the first configured key, provided it is valid then.
+
+    Refuses rather than sign with a key outside its validity period, since stock ssh-keygen
+    would reject every such signature.
+    """
+    if not keys:
+        raise SigningKeyError("no notice signing key is configured")
+    key = keys[0]
+    if not key.is_valid_at(at):
+        until = f" until {key.valid_before.isoformat()}" if key.valid_before else ""
+        raise SigningKeyError(
+            f"the current notice signing key {key.fingerprint} is valid from "
+            f"{key.valid_after.isoformat()}{until}, not at {at.astimezone(UTC).isoformat()}; "
+            "put a key valid now first in NOTICE_SIGNING_KEYS"
+        )
+    return key
 
 
 def generate_signing_key(valid_after: date | None = None) -> str:

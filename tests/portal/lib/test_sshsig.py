@@ -561,3 +561,16 @@ def _only_reserved_changed(original: bytes, mangled: bytes) -> bool:
 
     stripped = without_reserved(mangled)
     return stripped is not None and stripped == without_reserved(original)
+
+
+def test_current_signing_key_is_the_first_key_while_it_is_valid():
+    keys = sshsig.parse_signing_keys(
+        f"2026-01-01..2027-01-01:{_seed()},2025-01-01..2026-01-01:{_seed()}"
+    )
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    assert sshsig.current_signing_key(keys, at) is keys[0]
+    for outside in (datetime(2025, 6, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC)):
+        with pytest.raises(SigningKeyError, match="put a key valid now first"):
+            sshsig.current_signing_key(keys, outside)
+    with pytest.raises(SigningKeyError, match="no notice signing key"):
+        sshsig.current_signing_key([], at)
