@@ -194,13 +194,26 @@ def generate_signing_key(valid_after: date | None = None) -> str:
     return f"{start.isoformat()}:{seed}"
 
 
+def check_signer_identity(identity: str) -> None:
+    """Refuse an identity that ssh-keygen would read as a pattern list or split in two."""
+    if (
+        not isinstance(identity, str)
+        or not identity
+        or any(char in _PRINCIPAL_SPECIALS for char in identity)
+    ):
+        raise SigningKeyError(
+            f"signer identity {identity!r} must be one word without spaces, commas, quotes "
+            "or pattern characters (* ? !)"
+        )
+
+
 def allowed_signers(identity: str, keys: Iterable[FoundationKey]) -> str:
     """The allowed signers file `ssh-keygen -Y verify -f` reads, current key first.
 
     Every line names `identity`, limits the key to the foundation's namespaces and carries its
     validity period in UTC.
     """
-    _check_principal(identity)
+    check_signer_identity(identity)
     lines = []
     for key in keys:
         options = [f'namespaces="{",".join(FOUNDATION_NAMESPACES)}"']
@@ -491,14 +504,6 @@ def _decode_seed(encoded: str, number: int) -> bytes:
             f"{len(seed)} bytes"
         )
     return seed
-
-
-def _check_principal(identity: str) -> None:
-    if not identity or any(char in _PRINCIPAL_SPECIALS for char in identity):
-        raise SigningKeyError(
-            f"signer identity {identity!r} must be one word without spaces, commas, quotes "
-            "or pattern characters (* ? !)"
-        )
 
 
 def _ssh_time(moment: datetime) -> str:

@@ -415,6 +415,16 @@ class Portal:
             raise FetchError(f"the portal URL must be https://host, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        if parsed.scheme == "http" and parsed.hostname not in (
+            "127.0.0.1",
+            "localhost",
+            "::1",
+        ):
+            print(
+                "steady_verify: warning: plain http; use https so answers cannot be swapped "
+                "in transit (signatures and proofs are still checked)",
+                file=sys.stderr,
+            )
 
     def fetch(self, path: str, **params) -> bytes:
         url = f"{self.base_url}/{path}"
@@ -547,10 +557,15 @@ def verify_notice(
     verify_log_growth(older, newer, proof)
     if newer is checkpoint:
         save_state(state_path, state, portal.base_url, body)
-    say(
-        f"ok   the log only grew: size {earlier['tree_size']} seen on "
-        f"{earlier['timestamp']} is a prefix of size {newer['tree_size']}"
-    )
+        say(
+            f"ok   the log only grew: size {earlier['tree_size']} seen on "
+            f"{earlier['timestamp']} is a prefix of size {newer['tree_size']}"
+        )
+    else:
+        say(
+            f"ok   the portal served an older checkpoint (size {checkpoint['tree_size']}); "
+            f"it is a prefix of size {earlier['tree_size']} seen on {earlier['timestamp']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -574,3 +574,9 @@ def test_current_signing_key_is_the_first_key_while_it_is_valid():
             sshsig.current_signing_key(keys, outside)
     with pytest.raises(SigningKeyError, match="no notice signing key"):
         sshsig.current_signing_key([], at)
+
+
+def test_check_signer_identity_accepts_an_address_like_identity():
+    sshsig.check_signer_identity(IDENTITY)
+    with pytest.raises(SigningKeyError, match="must be one word"):
+        sshsig.check_signer_identity("notices@steady.example.org,*")

@@ -278,7 +278,15 @@ def test_an_older_checkpoint_must_still_be_a_prefix_and_is_not_remembered(
     portal.served_size = 2
     result = run(portal, "HN-2026-0001", state=state)
     assert result.returncode == 0, result.stderr
+    assert (
+        "served an older checkpoint (size 2); it is a prefix of size 3" in result.stdout
+    )
     assert json.loads(state.read_text())["logs"][portal.url]["tree_size"] == 3
+    # An older checkpoint that is not a prefix of the remembered one is a rewritten log.
+    portal.rewrite_log_entry(1, canonical_bytes(_document("HN-2026-0007", 1, NOW)))
+    result = run(portal, "HN-2026-0001", state=state)
+    assert result.returncode == 1
+    assert "is not an extension of the log of size 2" in result.stderr
 
 
 def test_a_changed_byte_in_the_notice_fails_the_signature(portal):
