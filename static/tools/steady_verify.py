@@ -500,6 +500,8 @@ def verify_notice(
 
     body = portal.fetch_json("api/v1/log/checkpoint")
     checkpoint = check_checkpoint_body(body)
+    # SECURITY: the checkpoint is checked at the current time, so only a key valid now can
+    # vouch for the log; a retired key cannot, whatever date it puts in the text.
     ssh_verify(
         ssh_keygen,
         allowed,

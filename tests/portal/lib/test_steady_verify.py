@@ -537,3 +537,15 @@ def test_script_inclusion_check_refuses_a_proof_for_other_bytes():
         sv.verify_log_inclusion(b"two", checkpoint, body | {"index": 2})
     with pytest.raises(sv.CheckFailed, match="at size 3, got one at 2"):
         sv.verify_log_inclusion(b"two", checkpoint, body | {"tree_size": 2})
+
+
+def test_a_checkpoint_signed_by_a_retired_key_fails(portal):
+    # Checkpoints are checked at the current time, not at their own: that is what keeps a
+    # leaked retired key from vouching for a back-dated log. The portal re-signs its head
+    # checkpoint with the new key when it rotates.
+    retired = _key(NOW - timedelta(days=700), NOW - timedelta(days=100))
+    portal.listed_keys = [portal.key, retired]
+    portal.checkpoint_key = retired
+    result = run(portal, "HN-2026-0007", state=None)
+    assert result.returncode == 1
+    assert "rejected the steady-checkpoint signature" in result.stderr
