@@ -235,7 +235,9 @@ class NoticeContentForm(forms.Form):
             "window_end": content.window_end,
             "scope": list(content.scope),
             "stewards": c.stewards_as_text(content.stewards),
-            "authorized_identities": c.identities_as_text(content.authorized_identities),
+            "authorized_identities": c.identities_as_text(
+                content.authorized_identities
+            ),
             "release_channels": "\n".join(content.release_channels),
             "releases": c.releases_as_text(content.releases),
             "guidance": content.guidance,

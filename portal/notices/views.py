@@ -112,7 +112,9 @@ def revision_document(request, reference, number):
 @require_GET
 def revision_signature(request, reference, number):
     revision = selectors.get_published_revision(reference, number)
-    response = HttpResponse(revision.signature, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        revision.signature, content_type="text/plain; charset=utf-8"
+    )
     response["Content-Disposition"] = (
         f'inline; filename="{reference}-r{revision.number}.json.sig"'
     )
@@ -230,7 +232,9 @@ def review_list(request, status=200):
 @caseworker_required
 @require_POST
 def approve(request, public_id):
-    revision = get_object_or_404(selectors.revisions_awaiting_approval(), public_id=public_id)
+    revision = get_object_or_404(
+        selectors.revisions_awaiting_approval(), public_id=public_id
+    )
     try:
         revision = services.approve_revision(
             revision=revision, actor=request.user, source_ip=client_ip(request)
@@ -259,7 +263,9 @@ def approve(request, public_id):
 @caseworker_required
 @require_POST
 def discard(request, public_id):
-    revision = get_object_or_404(selectors.revisions_awaiting_approval(), public_id=public_id)
+    revision = get_object_or_404(
+        selectors.revisions_awaiting_approval(), public_id=public_id
+    )
     try:
         services.discard_revision(
             revision=revision, actor=request.user, source_ip=client_ip(request)
@@ -393,10 +399,14 @@ def webhook_action(request, public_id, action):
 def redeliver(request, public_id):
     delivery = selectors.get_delivery_for(request.user, public_id)
     try:
-        services.redeliver(delivery=delivery, actor=request.user, source_ip=client_ip(request))
+        services.redeliver(
+            delivery=delivery, actor=request.user, source_ip=client_ip(request)
+        )
     except Refused as exc:
         for message in exc.messages:
             messages.error(request, message)
     else:
-        messages.success(request, "The delivery is queued again, with the same webhook-id.")
+        messages.success(
+            request, "The delivery is queued again, with the same webhook-id."
+        )
     return redirect("notices:webhook", delivery.subscription.public_id)

@@ -120,7 +120,9 @@ def due_deliveries(*, now: datetime.datetime | None = None) -> list[int]:
 
 
 def requeue_stale_deliveries(
-    *, older_than: datetime.timedelta | None = None, now: datetime.datetime | None = None
+    *,
+    older_than: datetime.timedelta | None = None,
+    now: datetime.datetime | None = None,
 ) -> list[int]:
     """Put deliveries whose worker died after claiming them back to pending; return their ids.
 
@@ -152,9 +154,7 @@ def disable_gone_webhook(*, subscription_id: int, status_code: int) -> None:
     subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
     if subscription.status == Subscription.Status.ACTIVE:
         subscription.status = Subscription.Status.DISABLED
-        subscription.disabled_reason = (
-            f"The receiver answered {status_code} Gone; turn the webhook on again to resume."
-        )
+        subscription.disabled_reason = f"The receiver answered {status_code} Gone; turn the webhook on again to resume."
         subscription.save(update_fields=["status", "disabled_reason"])
         subscription.deliveries.filter(status=Delivery.Status.PENDING).update(
             status=Delivery.Status.FAILED, last_error="webhook disabled (410 Gone)"
@@ -163,14 +163,14 @@ def disable_gone_webhook(*, subscription_id: int, status_code: int) -> None:
 
 
 @transaction.atomic
-def redeliver(
-    *, delivery: Delivery, actor, source_ip: str | None = None
-) -> Delivery:
+def redeliver(*, delivery: Delivery, actor, source_ip: str | None = None) -> Delivery:
     """The webhook's owner asks for one delivery again. It keeps its webhook-id."""
     from portal.notices.tasks import send_deliveries_task
 
     delivery = (
-        Delivery.objects.select_for_update().select_related("subscription").get(pk=delivery.pk)
+        Delivery.objects.select_for_update()
+        .select_related("subscription")
+        .get(pk=delivery.pk)
     )
     if delivery.subscription.owner_id != actor.pk:
         raise Refused("This delivery is not to one of your webhooks.")
