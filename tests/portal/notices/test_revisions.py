@@ -4,6 +4,7 @@ import base64
 import datetime
 import json
 import re
+import shutil
 import subprocess
 import threading
 
@@ -450,7 +451,7 @@ def _ssh_verify(tmp_path, data: bytes, signature: str, allowed: str, namespace: 
     (tmp_path / "doc.sig").write_text(signature)
     return subprocess.run(  # noqa: S603 - fixed arguments, our own files
         [
-            "ssh-keygen",
+            shutil.which("ssh-keygen"),
             "-Y",
             "verify",
             "-f",
