@@ -23,6 +23,7 @@ reference) name nothing that can be matched and are skipped. Nothing in a docume
 executed or evaluated; JSON and TOML are read by the standard library parsers.
 """
 
+import functools
 import json
 import re
 import tomllib
@@ -35,6 +36,8 @@ from portal.lib.purl import PurlError, normalize_purl
 MAX_BYTES = 10 * 1024 * 1024
 MAX_COMPONENTS = 50_000
 MAX_MESSAGE = 300
+_WHITESPACE = re.compile(r"\s")
+_CACHED_PURL_LENGTH = 256
 KINDS = ("cyclonedx", "spdx", "requirements", "pylock", "npm", "purls")
 
 
@@ -60,14 +63,26 @@ def plain_purl(text: str) -> tuple[str, str | None]:
 
     Raises PurlError saying what is wrong.
     """
-    if any(ch.isspace() for ch in text):
+    # Lock files repeat packages and every check indexes the same notices, so ordinary purls
+    # are cached; long ones are not, so the cache's memory stays bounded whatever is uploaded.
+    if len(text) <= _CACHED_PURL_LENGTH:
+        return _plain_purl_cached(text)
+    return _plain_purl(text)
+
+
+def _plain_purl(text: str) -> tuple[str, str | None]:
+    if _WHITESPACE.search(text):
         raise PurlError(f"“{text}” contains spaces; a package URL has none.")
     try:
         parsed = PackageURL.from_string(text)
     except ValueError as exc:
         raise PurlError(f"“{text}” is not a valid package URL: {exc}") from exc
-    bare = PackageURL(type=parsed.type, namespace=parsed.namespace, name=parsed.name)
+    # _replace skips a second round of packageurl's normalisation; to_string still quotes.
+    bare = parsed._replace(version=None, qualifiers=None, subpath=None)
     return normalize_purl(bare.to_string()), parsed.version or None
+
+
+_plain_purl_cached = functools.lru_cache(maxsize=65_536)(_plain_purl)
 
 
 class _Collector:
@@ -468,11 +483,7 @@ def _decode(data: bytes) -> str:
         raise DocumentError(f"line {line}: the document is not UTF-8 text.") from exc
 
 
-def detect_kind(text: str) -> str:
-    """Guess the kind of a decoded document from its content."""
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        return _detect_json(_load_json(text))
+def _detect_text(text: str) -> str:
     if re.search(
         r"^[ \t]*(?:lock-version[ \t]*=|\[\[packages\]\])", text, re.MULTILINE
     ):
@@ -482,6 +493,17 @@ def detect_kind(text: str) -> str:
     if lines and all(line.startswith("pkg:") for line in lines):
         return "purls"
     return "requirements"
+
+
+def _looks_like_json(text: str) -> bool:
+    return text.lstrip().startswith(("{", "["))
+
+
+def detect_kind(text: str) -> str:
+    """Guess the kind of a decoded document from its content."""
+    if _looks_like_json(text):
+        return _detect_json(_load_json(text))
+    return _detect_text(text)
 
 
 def parse_document(data: bytes, *, kind: str | None = None) -> list[Component]:
@@ -502,13 +524,25 @@ def parse_document(data: bytes, *, kind: str | None = None) -> list[Component]:
     text = _decode(data)
     if not text.strip():
         raise DocumentError("The document is empty.")
-    kind = kind or detect_kind(text)
     out = _Collector()
-    if kind in ("cyclonedx", "spdx", "npm"):
-        document = _load_json(text)
-        {"cyclonedx": _cyclonedx, "spdx": _spdx, "npm": _npm}[kind](document, out)
-    else:
-        {"requirements": _requirements, "pylock": _pylock, "purls": _purls}[kind](
-            text, out
-        )
+    try:
+        if kind is None and _looks_like_json(text):
+            document = _load_json(text)
+            kind = _detect_json(document)
+        elif kind in ("cyclonedx", "spdx", "npm"):
+            document = _load_json(text)
+        else:
+            kind = kind or _detect_text(text)
+        if kind in ("cyclonedx", "spdx", "npm"):
+            {"cyclonedx": _cyclonedx, "spdx": _spdx, "npm": _npm}[kind](document, out)
+        else:
+            {"requirements": _requirements, "pylock": _pylock, "purls": _purls}[kind](
+                text, out
+            )
+    except DocumentError as exc:
+        # Messages quote the offending input; a hostile line must not become a huge answer.
+        message = str(exc)
+        if len(message) > MAX_MESSAGE:
+            raise DocumentError(message[: MAX_MESSAGE - 1] + "…") from exc
+        raise
     return out.components

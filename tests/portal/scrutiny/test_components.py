@@ -393,10 +393,14 @@ def test_the_component_limit_counts_nested_cyclonedx_components():
 
 
 def test_messages_quoting_hostile_input_are_bounded():
-    with pytest.raises(DocumentError) as caught:
-        parse_document(b"ok==1\n" + b"x" * 100_000 + b"=>1\n", kind="requirements")
-    assert str(caught.value).startswith("line 2: ")
-    assert len(str(caught.value)) <= 300
+    for data, kind in [
+        (b"ok==1\n-" + b"x" * 100_000 + b"\n", "requirements"),
+        (b"pkg:pypi/ok\npkg:pypi/" + b"x" * 100_000 + b"@1 2\n", "purls"),
+    ]:
+        with pytest.raises(DocumentError) as caught:
+            parse_document(data, kind=kind)
+        assert str(caught.value).startswith("line 2: ")
+        assert len(str(caught.value)) == 300
 
 
 def test_components_are_plain_values():
