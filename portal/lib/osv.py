@@ -7,8 +7,10 @@ everything else, including the exact signed bytes of the revision, under `databa
 The official schema this module targets is vendored in `fixtures/osv-schema/`.
 """
 
+import io
 import json
 import re
+import zipfile
 from typing import Any
 
 from packageurl import PackageURL
@@ -240,3 +242,42 @@ def osv_record(
         }
     )
     return record
+
+
+def osv_json(record: dict) -> bytes:
+    """The bytes served for one OSV record: UTF-8 JSON, keys in a stable order."""
+    return json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True).encode(
+        "utf-8"
+    )
+
+
+def osv_archive(records: list[dict]) -> bytes:
+    """A zip of OSV records, one `<id>.json` per notice, as OSV databases publish `all.zip`.
+
+    With several revisions of a notice, the newest (highest `modified`) is the one kept. Entry
+    times come from each record's `modified`, so the same records always give the same bytes
+    (and the same ETag).
+    """
+    newest: dict[str, dict] = {}
+    for record in records:
+        current = newest.get(record["id"])
+        if current is None or record["modified"] > current["modified"]:
+            newest[record["id"]] = record
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for record_id in sorted(newest):
+            record = newest[record_id]
+            modified = record["modified"]
+            date_time = (
+                int(modified[0:4]),
+                int(modified[5:7]),
+                int(modified[8:10]),
+                int(modified[11:13]),
+                int(modified[14:16]),
+                int(modified[17:19]),
+            )
+            entry = zipfile.ZipInfo(f"{record_id}.json", date_time=date_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, osv_json(record))
+    return buffer.getvalue()

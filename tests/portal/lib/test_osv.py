@@ -2,16 +2,24 @@
 
 import copy
 import datetime
+import io
 import json
 import pathlib
 import shutil
 import subprocess
+import zipfile
 from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 
-from portal.lib.osv import canonical_bytes, osv_package, osv_record
+from portal.lib.osv import (
+    canonical_bytes,
+    osv_archive,
+    osv_json,
+    osv_package,
+    osv_record,
+)
 
 SCHEMA_PATH = (
     pathlib.Path(__file__).parents[3] / "fixtures" / "osv-schema" / "schema.json"
@@ -416,3 +424,38 @@ def test_documents_outside_the_notice_format_are_refused(change, message):
     document = notice(**change)
     with pytest.raises(ValueError, match=message):
         record_for(document)
+
+
+def test_archive_holds_the_newest_record_of_each_notice(validator):
+    records = [
+        record_for(document) for document in (ACTIVE, AMENDED, ENDED, MULTI_PURL)
+    ]
+    data = osv_archive(records)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == [
+            "x_HANDOVER-HN-2026-0007.json",
+            "x_HANDOVER-HN-2026-0012.json",
+        ]
+        newest = json.loads(archive.read("x_HANDOVER-HN-2026-0007.json"))
+        assert archive.read("x_HANDOVER-HN-2026-0007.json") == osv_json(
+            record_for(ENDED)
+        )
+        assert archive.getinfo("x_HANDOVER-HN-2026-0007.json").date_time == (
+            2027,
+            1,
+            10,
+            8,
+            0,
+            0,
+        )
+    assert newest["database_specific"]["revision"] == 3
+    assert validator.is_valid(newest)
+    # The same records give the same bytes, whatever order they come in.
+    assert osv_archive(list(reversed(records))) == data
+
+
+def test_served_json_is_utf8_and_round_trips():
+    record = record_for(ACTIVE)
+    served = osv_json(record)
+    assert "Zoë".encode() in served
+    assert json.loads(served) == record
