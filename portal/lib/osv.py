@@ -123,6 +123,8 @@ def _summary(document: dict) -> str:
     if document["status"] == "withdrawn":
         return f"Withdrawn handover notice for {project}"
     if document["status"] == "ended":
+        if not window.get("end"):
+            return f"{project} was in a maintainer handover from {window['start']}"
         return f"{project} was in a maintainer handover from {window['start']} to {window['end']}"
     if window.get("end"):
         return f"{project} is in a maintainer handover from {window['start']} to {window['end']}"

@@ -217,7 +217,7 @@ def _cyclonedx(document: object, out: _Collector) -> None:
         subject = metadata.get("component")
         if subject is not None:
             _expect(subject, dict, "metadata.component")
-            if "purl" in subject:
+            if subject.get("purl") is not None:
                 out.add_purl(
                     subject["purl"], "metadata.component.purl", subject.get("version")
                 )
@@ -226,7 +226,7 @@ def _cyclonedx(document: object, out: _Collector) -> None:
     for where, _index, component in _preorder(
         document["components"], "components", "components"
     ):
-        if "purl" in component:
+        if component.get("purl") is not None:
             out.add_purl(component["purl"], f"{where}.purl", component.get("version"))
 
 
@@ -368,6 +368,9 @@ def _requirements(text: str, out: _Collector) -> None:
         where = f"line {number}"
         if line.startswith("-"):
             option = re.split(r"[\s=]", line, maxsplit=1)[0]
+            if not option.startswith("--"):
+                # pip accepts a short option's value attached: "-rbase.txt".
+                option = option[:2]
             if option in _REFUSED_OPTIONS:
                 raise DocumentError(f"{where}: “{line}” {_REFUSED_OPTIONS[option]}.")
             if option in _SKIPPED_OPTIONS:

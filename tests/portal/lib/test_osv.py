@@ -272,6 +272,20 @@ def test_id_is_the_notice_id_under_the_handover_prefix():
     assert record_for(ACTIVE)["id"] == "x_HANDOVER-HN-2026-0007"
 
 
+def test_summaries_say_where_the_window_stands():
+    assert (
+        record_for(ACTIVE)["summary"]
+        == "tinyzip is in a maintainer handover since 2026-11-01"
+    )
+    assert record_for(notice(window={"end": "2027-01-31"}))["summary"] == (
+        "tinyzip is in a maintainer handover from 2026-11-01 to 2027-01-31"
+    )
+    assert record_for(ENDED)["summary"] == (
+        "tinyzip was in a maintainer handover from 2026-11-01 to 2027-01-09"
+    )
+    assert record_for(WITHDRAWN)["summary"] == "Withdrawn handover notice for tinyzip"
+
+
 def test_only_a_withdrawn_notice_carries_withdrawn():
     assert record_for(WITHDRAWN)["withdrawn"] == "2026-11-05T10:00:00Z"
     for document in (ACTIVE, AMENDED, ENDED):

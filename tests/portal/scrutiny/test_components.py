@@ -208,6 +208,7 @@ def test_continuations_join_lines_and_report_the_first_line():
     [
         ("-r base.txt", "includes another requirements file"),
         ("--requirement=base.txt", "includes another requirements file"),
+        ("-rbase.txt", "includes another requirements file"),
         ("-c constraints.txt", "includes a constraints file"),
         ("--editable ./plugin", "is an editable install"),
         ("./plugin", "is a URL or a path"),
@@ -220,7 +221,7 @@ def test_continuations_join_lines_and_report_the_first_line():
         ("foo @", "not a requirement of the form name @ URL"),
         ("foo @ https://x/y z", "not a requirement of the form name @ URL"),
         ("foo==1.0 bar==2.0", "not a version specifier"),
-        ("-foo", "not a requirements-file option"),
+        ("-x", "not a requirements-file option"),
         ("!!!", "not a requirement"),
     ],
 )
@@ -241,6 +242,7 @@ def test_requirement_lines_refused_with_their_line_number(line, message):
         "--require-hashes",
         "--only-binary :all:",
         "--pre",
+        "-ihttps://pypi.org/simple",
     ],
 )
 def test_options_that_name_no_package_are_skipped(option):
@@ -285,6 +287,8 @@ def test_cyclonedx_without_components_or_purls_lists_nothing():
     }
     assert parse_document(json.dumps(document).encode()) == []
     assert parse_document(b'{"bomFormat": "CycloneDX", "specVersion": "1.6"}') == []
+    document["components"].append({"type": "library", "name": "y", "purl": None})
+    assert parse_document(json.dumps(document).encode()) == []
 
 
 @pytest.mark.parametrize(
@@ -396,7 +400,7 @@ def test_the_component_limit_counts_nested_cyclonedx_components():
 
 def test_messages_quoting_hostile_input_are_bounded():
     for data, kind in [
-        (b"ok==1\n-" + b"x" * 100_000 + b"\n", "requirements"),
+        (b"ok==1\n-r" + b"x" * 100_000 + b"\n", "requirements"),
         (b"pkg:pypi/ok\npkg:pypi/" + b"x" * 100_000 + b"@1 2\n", "purls"),
     ]:
         with pytest.raises(DocumentError) as caught:
