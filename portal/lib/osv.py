@@ -5,6 +5,10 @@ dependency tools already read, so each revision is also served as one OSV record
 notice names go into `affected`, the releases made during the window into `versions`, and
 everything else, including the exact signed bytes of the revision, under `database_specific`.
 The official schema this module targets is vendored in `fixtures/osv-schema/`.
+
+`versions` lists exactly the releases made during the window (none yet: an empty list), so an
+OSV scanner flags those releases and no others; no `ranges` are given, since a handover does
+not make a span of versions suspect.
 """
 
 import io
