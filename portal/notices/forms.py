@@ -24,7 +24,7 @@ class SubscriptionFilterMixin(forms.Form):
         max_length=300,
         required=False,
         help_text="For one ecosystem: its code (pypi, npm, cargo, …). For one project: its name. "
-        "For one package: its purl, e.g. pkg:pypi/tinyzip.",
+        "For one package: its purl, e.g. pkg:pypi/requests.",
     )
 
     def clean(self):

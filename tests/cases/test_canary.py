@@ -39,10 +39,12 @@ from portal.notices import services as notice_services
 from portal.notices.models import Delivery, HandoverNotice
 from portal.notices.tokens import make_confirm_token, make_unsubscribe_token
 from tests.factories import SubscriptionFactory, UserFactory
-from tests.totp import enrol
 
 # Real commits, so mail is queued after commit and sent by a real worker to a real SMTP sink.
 # serialized_rollback: the role groups (data-migration rows) come back after the flush.
+from tests.portal.notices.conftest import HANDOVER_FORM  # noqa: E402
+from tests.totp import enrol
+
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 REFUSED_ROLES = [
@@ -56,16 +58,7 @@ REFUSED_ROLES = [
 MAX_SKIPPED = 2
 MAIL_TIMEOUT = 30.0
 
-DRAFT = {
-    "project_name": "tinyzip",
-    "ecosystem": "generic",
-    "repository_url": "https://github.com/example/tinyzip",
-    "purls": "pkg:github/example/tinyzip",
-    "window_start": "2026-12-01",
-    "steward_name": "Stella",
-    "steward_handle": "@stella",
-    "guidance": "Scrutinise releases.",
-}
+DRAFT = HANDOVER_FORM
 
 
 def _canaries() -> dict[str, str]:
@@ -244,9 +237,10 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
     # Subscribed before the approval, so the published notice is delivered to it.
     active = SubscriptionFactory(email="active@example.net")
     pending, published = HandoverNotice.objects.order_by("pk")[:2]
-    published = notice_services.approve_notice(
-        notice=published, actor=second_caseworker
+    notice_services.approve_revision(
+        revision=published.revisions.get(), actor=second_caseworker
     )
+    published.refresh_from_db()
     conflict = services.declare_conflict(actor=caseworker, project=project, reason="x")
     email = EmailAddress.objects.get(user=maintainer)
     case_events = list(

@@ -11,6 +11,21 @@ from portal.projects.models import Ecosystem
 STEWARD_KEY = "SHA256:" + "S" * 43
 
 
+# What a caseworker types into the notice form (the case's handover page, or a revision).
+HANDOVER_FORM = {
+    "project_name": "tinyzip",
+    "ecosystem": "generic",
+    "repository_url": "https://github.com/example/tinyzip",
+    "purls": "pkg:github/example/tinyzip",
+    "window_start": "2026-12-01",
+    "window_end": "",
+    "scope": ["triage", "review"],
+    "stewards": f"stella | Stella Ruiz | github:stella | {STEWARD_KEY}",
+    "authorized_identities": f"Stella Ruiz <stella@example.org> | {STEWARD_KEY} | commit",
+    "guidance": "Scrutinise releases.",
+}
+
+
 def content(**overrides) -> NoticeContent:
     """A valid notice content; `overrides` replace any field."""
     fields = {

@@ -590,7 +590,9 @@ def test_postgresql_refuses_to_change_or_delete_published_revisions_and_the_log(
         # Raw SQL, so Django's PROTECT cannot be what refuses the delete.
         lambda: raw("DELETE FROM notices_noticerevision WHERE id = %s"),
         lambda: LogEntry.objects.update(leaf_hash=b"x" * 32),
-        lambda: raw("DELETE FROM notices_logcheckpoint WHERE tree_size >= 1 AND %s > 0"),
+        lambda: raw(
+            "DELETE FROM notices_logcheckpoint WHERE tree_size >= 1 AND %s > 0"
+        ),
         lambda: raw("DELETE FROM notices_logentry WHERE revision_id = %s"),
     ):
         with pytest.raises(Exception, match="refused"), transaction.atomic():
