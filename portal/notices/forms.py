@@ -18,6 +18,7 @@ class SubscriptionFilterMixin(forms.Form):
         label="Which notices",
         choices=Subscription.Filter.choices,
         initial=Subscription.Filter.ALL,
+        required=False,
     )
     filter_value = forms.CharField(
         label="Ecosystem, project or package URL",
@@ -29,7 +30,9 @@ class SubscriptionFilterMixin(forms.Form):
 
     def clean(self):
         data = super().clean()
-        kind, value = data.get("filter_kind"), (data.get("filter_value") or "").strip()
+        kind = data.get("filter_kind") or Subscription.Filter.ALL
+        value = (data.get("filter_value") or "").strip()
+        data["filter_kind"] = kind
         if kind == Subscription.Filter.ALL:
             data["filter_value"] = ""
         elif not value:
