@@ -1,0 +1,1088 @@
+"""Scrutinise the commits and tags of a repository made during a handover window.
+
+Window: a commit is in the window when its author date OR its committer date falls inside it
+(dates are claims the committer writes; taking either catches a change backdated on one of
+them). The window runs from 00:00 UTC on `window.start` to the end of `window.end` (UTC), or
+without end while the notice's window is open. Tags: the tagger date of an annotated tag, the
+tagged commit's committer date for a lightweight tag, or a tag pointing at a commit in the window.
+
+Identities are matched on email address, case-insensitively; names never authorise anything
+(anyone can type any name), an authorised email under another name is only noted.
+
+SECURITY: the repository is hostile input. It is read only through git plumbing
+(for-each-ref, rev-list, cat-file --batch, diff-tree) with a fixed environment that ignores the
+system and global configuration and overrides every setting of the repository's own config
+that could start a program: hooks, fsmonitor, external diff and textconv, pager, signing
+programs, lazy fetches from a promisor remote. Nothing is checked out, no filter runs, no
+.gitattributes, .mailmap or replace ref changes what is read, and signatures are checked in
+Python. The scan never writes to the repository.
+"""
+
+import difflib
+import os
+import posixpath
+import re
+import subprocess
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from portal.scrutiny.findings import ERROR, NOTE, RULES, WARNING, Finding
+from portal.scrutiny.notice_source import Identity, Notice, normalise_email
+from portal.scrutiny.signatures import (
+    OPENPGP,
+    SSH_INVALID,
+    UNREADABLE,
+    UNSIGNED,
+    SignatureInfo,
+    check_signature,
+    fingerprints_match,
+    split_commit,
+    split_tag,
+)
+
+# SECURITY: each of these would otherwise let the scanned repository's .git/config name a
+# program for git to run, or change what git reports.
+SAFE_CONFIG = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "core.pager=cat",
+    "core.sshCommand=false",
+    "core.askPass=",
+    "diff.external=",
+    "gpg.program=false",
+    "gpg.ssh.program=false",
+    "gpg.x509.program=false",
+    "log.showSignature=false",
+    "log.mailmap=false",
+    "mailmap.file=/dev/null",
+    "mailmap.blob=",
+    "credential.helper=",
+    "protocol.allow=never",
+    "uploadpack.packObjectsHook=",
+    "core.alternateRefsCommand=",
+    "safe.directory=*",
+)
+
+HEX = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
+CO_AUTHOR = re.compile(r"^\s*co-authored-by:\s*(.*?)\s*<([^<>]+)>\s*$", re.I | re.M)
+ZERO_OID = re.compile(r"^0+$")
+BINARY_SNIFF_BYTES = 8000
+# Build files bigger than this are not diffed character by character (generated configure
+# scripts run to megabytes); they are still reported.
+MAX_DIFF_BYTES = 512 * 1024
+TINY_CHANGE_CHARS = 3
+
+TEST_DIRS = frozenset(
+    {
+        "test",
+        "tests",
+        "testdata",
+        "test-data",
+        "test_data",
+        "testing",
+        "testfiles",
+        "test-files",
+        "__tests__",
+        "spec",
+        "specs",
+        "fixtures",
+    }
+)
+BINARY_SUFFIXES = frozenset(
+    {
+        ".xz", ".lzma", ".lz", ".gz", ".bz2", ".zst", ".zip", ".7z", ".tar", ".tgz",
+        ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".obj", ".lib", ".bin", ".dat",
+        ".class", ".jar", ".war", ".pyc", ".pyo", ".whl", ".egg", ".wasm", ".node",
+    }
+)  # fmt: skip
+BUILD_NAMES = frozenset(
+    {
+        "configure", "configure.ac", "configure.in", "makefile.am", "makefile.in",
+        "makefile", "gnumakefile", "cmakelists.txt", "meson.build", "meson_options.txt",
+        "meson.options", "setup.py", "setup.cfg", "pyproject.toml", "manifest.in",
+        "build.rs", "cargo.toml", "build.gradle", "build.gradle.kts", "settings.gradle",
+        "settings.gradle.kts", "pom.xml", "package.json", "binding.gyp", "sconstruct",
+        "sconscript", "build", "build.bazel", "workspace", "workspace.bazel",
+        "module.bazel", "rakefile", "autogen.sh", "bootstrap", "bootstrap.sh", "build.sh",
+        "ltmain.sh", "config.guess", "config.sub", "install-sh", "depcomp", "missing",
+        "compile", "libtool", "aclocal.m4", "go.mod", "build.zig", "justfile",
+    }
+)  # fmt: skip
+BUILD_SUFFIXES = (
+    ".m4",
+    ".cmake",
+    ".mk",
+    ".am",
+    ".ac",
+    ".in",
+    ".bzl",
+    ".gemspec",
+    ".gyp",
+)
+BUILD_DIRS = frozenset({"m4", "build-aux", "cmake", "autotools"})
+CI_FILES = frozenset(
+    {
+        ".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml", "appveyor.yml",
+        ".appveyor.yml", "jenkinsfile", ".drone.yml", ".cirrus.yml",
+        "bitbucket-pipelines.yml", ".woodpecker.yml", "tox.ini", "noxfile.py",
+        ".pre-commit-config.yaml",
+    }
+)  # fmt: skip
+CI_PREFIXES = (
+    ".github/workflows/",
+    ".github/actions/",
+    ".gitlab/",
+    ".circleci/",
+    ".buildkite/",
+    ".azure-pipelines/",
+    ".woodpecker/",
+    ".clusterfuzzlite/",
+    ".ci/",
+)
+FUZZ_DIRS = frozenset({"fuzz", "fuzzing", "fuzzers", "oss-fuzz", "fuzz-targets"})
+SECURITY_NAMES = frozenset(
+    {
+        "security.md", "security", "security.txt", "security.rst", "codeowners",
+        "maintainers", "maintainers.md", "maintainers.txt", "authors", "authors.md",
+        "authors.txt", "contributors", "contributors.md", "owners", "governance.md",
+        ".mailmap",
+    }
+)  # fmt: skip
+IGNORE_NAMES = frozenset(
+    {".gitignore", ".gitattributes", ".npmignore", ".dockerignore"}
+)
+HIDING_ATTRIBUTES = (
+    "export-ignore",
+    "export-subst",
+    "-diff",
+    "binary",
+    "linguist-generated",
+)
+
+
+class GitError(Exception):
+    """The repository cannot be read (not a repository, unknown tag, git failed)."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    git_dir: str
+    object_format: str  # "sha1" or "sha256"
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+    timestamp: int
+    offset: str
+
+    @property
+    def email_key(self) -> str:
+        return normalise_email(self.email)
+
+    def label(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass
+class Commit:
+    oid: str
+    tree: str
+    parents: list[str]
+    author: Person
+    committer: Person
+    message: str
+    signature: SignatureInfo
+
+    @property
+    def subject(self) -> str:
+        return self.message.strip().split("\n", 1)[0][:120]
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str
+    old_mode: str
+    new_mode: str
+    old_oid: str
+    new_oid: str
+    path: str
+
+
+@dataclass
+class Tag:
+    ref: str
+    name: str
+    oid: str
+    annotated: bool
+    target: str | None
+    target_type: str
+    date: int | None
+    tagger: Person | None
+    signature: SignatureInfo
+    listed_in_notice: bool = False
+
+
+@dataclass
+class ScanResult:
+    notice_id: str
+    repository: str
+    window: dict
+    commits_total: int
+    commits: list[Commit]
+    tags: list[Tag]
+    findings: list[Finding]
+    unauthorised: list[dict] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return any(f.level in (ERROR, WARNING) for f in self.findings)
+
+
+# --- running git safely -------------------------------------------------------------------
+
+
+def git_environment() -> dict[str, str]:
+    # SECURITY: start from nothing rather than os.environ, so GIT_DIR, GIT_EXTERNAL_DIFF,
+    # GIT_SSH_COMMAND or a GIT_CONFIG_* from the caller's shell cannot steer git.
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": "/nonexistent",
+        "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_ATTR_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_PAGER": "cat",
+        "PAGER": "cat",
+        "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_NO_LAZY_FETCH": "1",
+        "GIT_OPTIONAL_LOCKS": "0",
+        "GIT_PROTOCOL_FROM_USER": "0",
+    }
+
+
+def _git_command(repo: Repository | None, args: Iterable[str]) -> list[str]:
+    command = ["git", "--no-pager", "--no-replace-objects"]
+    for setting in SAFE_CONFIG:
+        command += ["-c", setting]
+    if repo is not None:
+        command.append(f"--git-dir={repo.git_dir}")
+    return command + list(args)
+
+
+def run_git(
+    repo: Repository | None,
+    *args: str,
+    stdin: bytes | None = None,
+    cwd: str | None = None,
+) -> bytes:
+    """Run one git plumbing command and return its stdout; GitError on failure."""
+    command = _git_command(repo, args)
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed git plumbing, no shell
+            command,
+            input=stdin,
+            capture_output=True,
+            env=git_environment(),
+            cwd=cwd or "/",
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH.") from None
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise GitError(
+            f"git {args[0]} failed: {message[-1] if message else 'no message'}"
+        )
+    return result.stdout
+
+
+def open_repository(path: str | os.PathLike) -> Repository:
+    """Find the git directory of a work tree or bare repository at `path`."""
+    path = Path(path)
+    if not path.is_dir():
+        raise GitError(f"{path} is not a directory.")
+    # SECURITY: discovery stops at `path`: a repository in a parent directory is never read.
+    env_dir = str(path.resolve())
+    try:
+        out = run_git(
+            None,
+            f"--git-dir={_git_dir_of(path)}",
+            "rev-parse",
+            "--absolute-git-dir",
+            "--show-object-format",
+            cwd=env_dir,
+        )
+    except GitError:
+        raise GitError(f"{path} is not a git repository.") from None
+    lines = out.decode("utf-8", errors="replace").split("\n")
+    return Repository(git_dir=lines[0], object_format=lines[1] or "sha1")
+
+
+def _git_dir_of(path: Path) -> str:
+    dot_git = path / ".git"
+    if dot_git.is_dir():
+        return str(dot_git.resolve())
+    if dot_git.is_file():
+        # A linked work tree or submodule: ".git" holds "gitdir: <path>".
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text[len("gitdir:") :].strip())
+            return str(
+                (path / target).resolve() if not target.is_absolute() else target
+            )
+    return str(path.resolve())  # a bare repository
+
+
+def cat_file_batch(
+    repo: Repository, oids: Iterable[str], *, limit: int | None = None
+) -> Iterator[tuple[str, str, bytes]]:
+    """Yield (oid, type, content) for each object, in order, through one `cat-file --batch`.
+
+    With `limit`, only the first `limit` bytes of each object are kept (the rest is read and
+    dropped), so sniffing large blobs costs no memory.
+    """
+    requested = list(oids)
+    if not requested:
+        return
+    process = subprocess.Popen(  # noqa: S603 - fixed git plumbing, no shell
+        _git_command(repo, ["cat-file", "--batch"]),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=git_environment(),
+        cwd="/",
+    )
+
+    def feed() -> None:
+        # A writer thread: cat-file answers while we are still asking, and a full pipe in
+        # both directions would otherwise deadlock.
+        try:
+            for oid in requested:
+                process.stdin.write(oid.encode("ascii") + b"\n")
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out = process.stdout
+    try:
+        for _ in requested:
+            header = out.readline()
+            if not header:
+                raise GitError("git cat-file stopped early.")
+            parts = header.rstrip(b"\n").split(b" ")
+            if len(parts) == 2 and parts[1] == b"missing":
+                yield parts[0].decode("ascii"), "missing", b""
+                continue
+            oid, kind, size = (
+                parts[0].decode("ascii"),
+                parts[1].decode("ascii"),
+                int(parts[2]),
+            )
+            if limit is None or size <= limit:
+                content = out.read(size)
+            else:
+                content = out.read(limit)
+                remaining = size - limit
+                while remaining:
+                    remaining -= len(out.read(min(remaining, 1 << 20)))
+            out.read(1)  # the newline after each object
+            yield oid, kind, content
+    finally:
+        writer.join()
+        out.close()
+        process.wait()
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def parse_person(value: bytes) -> Person:
+    text = value.decode("utf-8", errors="replace")
+    open_at, close_at = text.rfind("<"), text.rfind(">")
+    if open_at < 0 or close_at < open_at:
+        return Person(text.strip(), "", 0, "+0000")
+    name = text[:open_at].strip()
+    email = text[open_at + 1 : close_at].strip()
+    rest = text[close_at + 1 :].split()
+    try:
+        timestamp = int(rest[0])
+    except (IndexError, ValueError):
+        timestamp = 0
+    return Person(name, email, timestamp, rest[1] if len(rest) > 1 else "+0000")
+
+
+def parse_commit(oid: str, raw: bytes) -> Commit:
+    payload, armoured = split_commit(raw)
+    header_end = raw.find(b"\n\n")
+    headers = raw[: header_end if header_end >= 0 else len(raw)].split(b"\n")
+    message = raw[header_end + 2 :] if header_end >= 0 else b""
+    tree, parents = "", []
+    author = committer = Person("", "", 0, "+0000")
+    for line in headers:
+        if line.startswith(b"tree "):
+            tree = line[5:].decode("ascii", errors="replace")
+        elif line.startswith(b"parent "):
+            parents.append(line[7:].decode("ascii", errors="replace"))
+        elif line.startswith(b"author "):
+            author = parse_person(line[7:])
+        elif line.startswith(b"committer "):
+            committer = parse_person(line[10:])
+    return Commit(
+        oid=oid,
+        tree=tree,
+        parents=parents,
+        author=author,
+        committer=committer,
+        message=message.decode("utf-8", errors="replace"),
+        signature=check_signature(payload, armoured),
+    )
+
+
+def parse_tag_object(raw: bytes) -> dict:
+    payload, armoured = split_tag(raw)
+    header_end = raw.find(b"\n\n")
+    fields: dict = {"tagger": None}
+    for line in raw[: header_end if header_end >= 0 else len(raw)].split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"object":
+            fields["object"] = value.decode("ascii", errors="replace")
+        elif key == b"type":
+            fields["type"] = value.decode("ascii", errors="replace")
+        elif key == b"tag":
+            fields["tag"] = value.decode("utf-8", errors="replace")
+        elif key == b"tagger":
+            fields["tagger"] = parse_person(value)
+    fields["signature"] = check_signature(payload, armoured)
+    return fields
+
+
+def parse_diff_tree(output: bytes) -> dict[str, list[Change]]:
+    """Parse `diff-tree --stdin -r -z -c --raw` output into changes per commit.
+
+    With -c a merge lists only paths that differ from every parent: the changes the merge
+    itself introduced (an "evil merge"), not those of the branches it joins.
+    """
+    changes: dict[str, list[Change]] = {}
+    tokens = output.split(b"\0")
+    current: list[Change] | None = None
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith(b":"):
+            path = tokens[i + 1].decode("utf-8", errors="surrogateescape")
+            colons = len(token) - len(token.lstrip(b":"))
+            fields = token[colons:].split(b" ")
+            modes = fields[: colons + 1]
+            oids = fields[colons + 1 : 2 * colons + 2]
+            status = fields[-1].decode("ascii", errors="replace")
+            change = Change(
+                status="M" if colons > 1 else status[:1],
+                old_mode=modes[0].decode(),
+                new_mode=modes[-1].decode(),
+                old_oid=oids[0].decode(),
+                new_oid=oids[-1].decode(),
+                path=path,
+            )
+            if colons > 1 and all(s == "A" for s in status):
+                change = Change(
+                    "A", "000000", change.new_mode, "0", change.new_oid, path
+                )
+            if current is not None:
+                current.append(change)
+            i += 2
+            continue
+        if HEX.match(token.strip()):
+            current = changes.setdefault(token.strip().decode("ascii"), [])
+        i += 1
+    return changes
+
+
+# --- classifying paths --------------------------------------------------------------------
+
+
+def path_categories(path: str) -> list[str]:
+    """The sensitive-path rules a path falls under (build-system, ci-fuzzing, security-policy,
+    ignore-file), most specific first."""
+    lower = path.lower()
+    parts = lower.split("/")
+    base = parts[-1]
+    categories = []
+    if base in IGNORE_NAMES:
+        categories.append("ignore-file")
+    if base in SECURITY_NAMES:
+        categories.append("security-policy")
+    if (
+        base in CI_FILES
+        or lower.startswith(CI_PREFIXES)
+        or any(part in FUZZ_DIRS for part in parts[:-1])
+        or "fuzz" in base
+    ):
+        categories.append("ci-fuzzing")
+    if (
+        base in BUILD_NAMES
+        or base.endswith(BUILD_SUFFIXES)
+        or any(part in BUILD_DIRS for part in parts[:-1])
+    ):
+        categories.append("build-system")
+    return categories
+
+
+def under_test_directory(path: str) -> bool:
+    return any(part in TEST_DIRS for part in path.lower().split("/")[:-1])
+
+
+def looks_binary(path: str, head: bytes) -> bool:
+    # git's own rule (a NUL in the first 8000 bytes), plus names that are binary whatever
+    # they hold: .gitattributes cannot talk this check out of it.
+    return (
+        b"\0" in head[:BINARY_SNIFF_BYTES]
+        or posixpath.splitext(path.lower())[1] in BINARY_SUFFIXES
+    )
+
+
+def pattern_hides_build_input(pattern: str) -> bool:
+    cleaned = pattern.strip().lstrip("/")
+    cleaned = cleaned.removeprefix("**/").rstrip("/")
+    if not cleaned:
+        return False
+    base = cleaned.split("/")[-1].lower()
+    if base in BUILD_DIRS:
+        return True
+    return "build-system" in path_categories(cleaned) or base.endswith(".m4")
+
+
+# --- the scan -----------------------------------------------------------------------------
+
+
+class _Scanner:
+    def __init__(self, repo: Repository, notice: Notice):
+        self.repo = repo
+        self.notice = notice
+        self.start, self.end = notice.window_bounds()
+        self.committers = notice.identities_that_may("commit")
+        self.releasers = notice.identities_that_may("release")
+        self.all_identities = {i.email_key: i for i in notice.identities}
+        self.findings: list[Finding] = []
+        self.named: dict[tuple[str, str], int] = {}
+
+    def in_window(self, timestamp: int | None) -> bool:
+        if timestamp is None:
+            return False
+        return timestamp >= self.start and (self.end is None or timestamp < self.end)
+
+    def add(
+        self, rule: str, message: str, *, level: str | None = None, **where
+    ) -> None:
+        self.findings.append(
+            Finding(rule, level or RULES[rule].level, message, **where)
+        )
+
+    # commits
+
+    def walk(self) -> tuple[int, list[str]]:
+        out = run_git(
+            self.repo,
+            "rev-list",
+            "--all",
+            "--no-commit-header",
+            "--format=%H %at %ct",
+        )
+        total = 0
+        selected = []
+        for line in out.split(b"\n"):
+            if not line:
+                continue
+            total += 1
+            oid, author_time, committer_time = line.split(b" ")
+            if self.in_window(int(author_time or 0)) or self.in_window(
+                int(committer_time or 0)
+            ):
+                selected.append(oid.decode("ascii"))
+        return total, selected
+
+    def scan(self) -> tuple[int, list[Commit], list[Tag]]:
+        total, selected = self.walk()
+        commits = [
+            parse_commit(oid, raw)
+            for oid, kind, raw in cat_file_batch(self.repo, selected)
+            if kind == "commit"
+        ]
+        commits.sort(key=lambda c: (c.committer.timestamp, c.author.timestamp, c.oid))
+        diff = b""
+        if commits:
+            diff = run_git(
+                self.repo,
+                "diff-tree",
+                "--stdin",
+                "-r",
+                "-z",
+                "-c",
+                "--root",
+                "--raw",
+                "--no-renames",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--no-abbrev",
+                stdin="".join(f"{c.oid}\n" for c in commits).encode("ascii"),
+            )
+        changes = parse_diff_tree(diff)
+        for commit in commits:
+            self.check_identities(commit)
+            self.check_commit_signature(commit)
+        self.check_paths(commits, changes)
+        tags = self.scan_tags({c.oid for c in commits})
+        return total, commits, tags
+
+    def check_identities(self, commit: Commit) -> None:
+        unauthorised = [
+            (role, person)
+            for role, person in (
+                ("author", commit.author),
+                ("committer", commit.committer),
+            )
+            if person.email_key not in self.committers
+        ]
+        if unauthorised:
+            roles = {role for role, _ in unauthorised}
+            if len({p.email_key for _, p in unauthorised}) == 1 and len(roles) == 2:
+                who = f"author and committer {unauthorised[0][1].label()}"
+            else:
+                who = " and ".join(f"{role} {p.label()}" for role, p in unauthorised)
+            self.add(
+                "unauthorised-identity",
+                f"{who} not authorised by the notice to commit: {commit.subject}",
+                commit=commit.oid,
+                details={
+                    "identities": [
+                        {"role": role, "name": p.name, "email": p.email}
+                        for role, p in unauthorised
+                    ]
+                },
+            )
+        committer_ok = commit.committer.email_key in self.committers
+        if committer_ok:
+            foreign = []
+            if commit.author.email_key not in self.committers:
+                foreign.append(f"author {commit.author.label()}")
+            for name, email in CO_AUTHOR.findall(commit.message):
+                if normalise_email(email) not in self.committers:
+                    foreign.append(f"co-author {name} <{email}>")
+            if foreign:
+                self.add(
+                    "foreign-change",
+                    f"authorised committer {commit.committer.label()} committed a change by "
+                    f"{', '.join(foreign)}: {commit.subject}",
+                    commit=commit.oid,
+                    details={"others": foreign},
+                )
+        for person in (commit.author, commit.committer):
+            identity = self.all_identities.get(person.email_key)
+            if identity and identity.name and person.name != identity.name:
+                key = (person.email_key, person.name)
+                if key not in self.named:
+                    self.named[key] = 0
+                    self.add(
+                        "identity-name-differs",
+                        f"authorised email {person.email} used with the name "
+                        f"{person.name!r}; the notice names {identity.name!r}",
+                        commit=commit.oid,
+                    )
+                self.named[key] += 1
+
+    def signature_problem(
+        self, signature: SignatureInfo, identity: Identity | None, what: str
+    ) -> tuple[str, str] | None:
+        """(level, message) when a signature needs a look, else None."""
+        if signature.state in (SSH_INVALID, UNREADABLE):
+            return ERROR, f"{what} carries a {signature.describe()}"
+        if identity is None or not identity.key_fingerprint:
+            return None
+        expected = identity.key_fingerprint
+        if signature.state == UNSIGNED:
+            return WARNING, f"{what} is unsigned; the notice names key {expected}"
+        if fingerprints_match(expected, signature):
+            if signature.state == OPENPGP:
+                return (
+                    NOTE,
+                    f"{what} carries an {signature.describe()}, matching {expected}",
+                )
+            return None
+        owner = next(
+            (
+                i
+                for i in self.notice.identities
+                if i.key_fingerprint
+                and fingerprints_match(i.key_fingerprint, signature)
+            ),
+            None,
+        )
+        whose = (
+            f" (the key of {owner.email})"
+            if owner
+            else " (a key the notice does not name)"
+        )
+        return ERROR, f"{what} carries an {signature.describe()}{whose}, not {expected}"
+
+    def check_commit_signature(self, commit: Commit) -> None:
+        identity = self.committers.get(commit.committer.email_key)
+        problem = self.signature_problem(
+            commit.signature, identity, f"commit by {commit.committer.label()}"
+        )
+        if problem:
+            level, message = problem
+            self.add("signature", message, level=level, commit=commit.oid)
+
+    # paths
+
+    def check_paths(
+        self, commits: list[Commit], changes: dict[str, list[Change]]
+    ) -> None:
+        wanted_heads: set[str] = set()
+        wanted_full: set[str] = set()
+        for commit in commits:
+            for change in changes.get(commit.oid, []):
+                if change.status == "D" or _is_submodule(change.new_mode):
+                    continue
+                wanted_heads.add(change.new_oid)
+                categories = path_categories(change.path)
+                if "ignore-file" in categories or "build-system" in categories:
+                    wanted_full.add(change.new_oid)
+                    if not ZERO_OID.match(change.old_oid):
+                        wanted_full.add(change.old_oid)
+        heads = {
+            oid: content
+            for oid, kind, content in cat_file_batch(
+                self.repo, sorted(wanted_heads - wanted_full), limit=BINARY_SNIFF_BYTES
+            )
+        }
+        full = {
+            oid: content
+            for oid, kind, content in cat_file_batch(self.repo, sorted(wanted_full))
+        }
+        heads.update(full)
+        for commit in commits:
+            for change in changes.get(commit.oid, []):
+                self.check_change(commit, change, heads, full)
+
+    def check_change(
+        self, commit: Commit, change: Change, heads: dict, full: dict
+    ) -> None:
+        path = change.path
+        categories = path_categories(path)
+        verb = {"A": "adds", "D": "deletes", "T": "changes the type of"}.get(
+            change.status, "changes"
+        )
+        where = {"commit": commit.oid, "path": path}
+        if "build-system" in categories:
+            self.report_build_change(commit, change, verb, full, where)
+        if "ci-fuzzing" in categories:
+            self.add(
+                "ci-fuzzing", f"{verb} CI or fuzzing configuration {path}", **where
+            )
+        if "security-policy" in categories:
+            self.add(
+                "security-policy",
+                f"{verb} security policy, contact or maintainer file {path}",
+                **where,
+            )
+        if "ignore-file" in categories and change.status != "D":
+            self.report_ignore_change(change, full, where)
+        if change.status in ("A", "M", "T") and not _is_submodule(change.new_mode):
+            head = heads.get(change.new_oid, b"")
+            if change.new_mode != "120000" and looks_binary(path, head):
+                replaced = "replaces" if change.status != "A" else "adds"
+                if under_test_directory(path):
+                    self.add(
+                        "binary-file",
+                        f"{replaced} binary file {path} under a test directory",
+                        level=ERROR,
+                        **where,
+                    )
+                else:
+                    self.add(
+                        "binary-file",
+                        f"{replaced} binary file {path}",
+                        level=WARNING,
+                        **where,
+                    )
+
+    def report_build_change(
+        self, commit: Commit, change: Change, verb: str, full: dict, where: dict
+    ) -> None:
+        message = f"{verb} build-system file {change.path}"
+        level = WARNING
+        details: dict = {}
+        old = full.get(change.old_oid)
+        new = full.get(change.new_oid)
+        if (
+            change.status == "M"
+            and old is not None
+            and new is not None
+            and max(len(old), len(new)) <= MAX_DIFF_BYTES
+            and b"\0" not in old + new
+        ):
+            tiny = _tiny_change(old, new)
+            if tiny is not None:
+                chars, line = tiny
+                level = ERROR
+                message += (
+                    f": a change of only {chars} character{'s' if chars != 1 else ''} "
+                    f"in {line!r}; a single stray character can silently disable a check"
+                )
+                details = {"changed_characters": chars, "line": line}
+        self.add("build-system", message, level=level, details=details, **where)
+
+    def report_ignore_change(self, change: Change, full: dict, where: dict) -> None:
+        old = (
+            full.get(change.old_oid, b"") if not ZERO_OID.match(change.old_oid) else b""
+        )
+        new = full.get(change.new_oid, b"")
+        before = set(_pattern_lines(old))
+        added = [line for line in _pattern_lines(new) if line not in before]
+        if not added:
+            return
+        is_attributes = change.path.lower().endswith(".gitattributes")
+        hiding = []
+        for line in added:
+            if is_attributes:
+                pattern, _, attributes = line.partition(" ")
+                if any(a in attributes.split() for a in HIDING_ATTRIBUTES) and (
+                    pattern_hides_build_input(pattern) or "export-ignore" in attributes
+                ):
+                    hiding.append(line)
+            elif not line.startswith("!") and pattern_hides_build_input(line):
+                hiding.append(line)
+        shown = ", ".join(repr(p) for p in added[:10]) + (
+            " ..." if len(added) > 10 else ""
+        )
+        message = f"adds to {change.path}: {shown}"
+        if hiding:
+            message += f"; {', '.join(repr(p) for p in hiding)} can hide build inputs"
+        self.add(
+            "ignore-file",
+            message,
+            level=ERROR if hiding else WARNING,
+            details={"added_patterns": added, "hides_build_inputs": hiding},
+            **where,
+        )
+
+    # tags
+
+    def scan_tags(self, window_commits: set[str]) -> list[Tag]:
+        out = run_git(
+            self.repo,
+            "for-each-ref",
+            "--format=%(refname)%00%(objectname)%00%(objecttype)",
+            "refs/tags",
+        )
+        refs = []
+        for line in out.split(b"\n"):
+            if line:
+                ref, oid, kind = line.decode("utf-8", errors="replace").split("\0")
+                refs.append((ref, oid, kind))
+        tags: list[Tag] = []
+        tag_objects = {
+            oid: parse_tag_object(raw)
+            for oid, kind, raw in cat_file_batch(
+                self.repo, [oid for _, oid, kind in refs if kind == "tag"]
+            )
+            if kind == "tag"
+        }
+        for ref, oid, kind in refs:
+            name = ref.removeprefix("refs/tags/")
+            if kind == "tag" and oid in tag_objects:
+                fields = tag_objects[oid]
+                target, target_type = self.peel(
+                    fields.get("object"), fields.get("type")
+                )
+                tagger = fields["tagger"]
+                tags.append(
+                    Tag(ref, name, oid, True, target, target_type,
+                        tagger.timestamp if tagger else None, tagger, fields["signature"])
+                )  # fmt: skip
+            else:
+                tags.append(
+                    Tag(
+                        ref,
+                        name,
+                        oid,
+                        False,
+                        oid,
+                        kind,
+                        None,
+                        None,
+                        SignatureInfo(UNSIGNED),
+                    )
+                )
+        lightweight_targets = [t.target for t in tags if not t.annotated and t.target]
+        dates = {
+            oid: parse_commit(oid, raw).committer.timestamp
+            for oid, kind, raw in cat_file_batch(
+                self.repo, sorted(set(lightweight_targets))
+            )
+            if kind == "commit"
+        }
+        versions = {_version(r.version) for r in self.notice.releases}
+        in_window = []
+        for tag in tags:
+            if not tag.annotated:
+                tag.date = dates.get(tag.target)
+            if self.in_window(tag.date) or tag.target in window_commits:
+                tag.listed_in_notice = _version(tag.name) in versions
+                self.check_tag(tag)
+                in_window.append(tag)
+        return in_window
+
+    def peel(self, oid: str | None, kind: str | None) -> tuple[str | None, str]:
+        seen = set()
+        while kind == "tag" and oid and oid not in seen:
+            seen.add(oid)
+            objects = list(cat_file_batch(self.repo, [oid]))
+            if not objects or objects[0][1] != "tag":
+                break
+            fields = parse_tag_object(objects[0][2])
+            oid, kind = fields.get("object"), fields.get("type")
+        return oid, kind or "unknown"
+
+    def check_tag(self, tag: Tag) -> None:
+        where = {"ref": tag.ref, "commit": tag.target}
+        listed = "listed" if tag.listed_in_notice else "NOT listed"
+        if tag.annotated and tag.tagger:
+            self.add(
+                "tag-in-window",
+                f"tag {tag.name} by {tag.tagger.label()}, {tag.signature.describe()}; "
+                f"{listed} among the notice's releases",
+                **where,
+            )
+            identity = self.releasers.get(tag.tagger.email_key)
+            if identity is None:
+                self.add(
+                    "unauthorised-release",
+                    f"tag {tag.name} by {tag.tagger.label()}, who the notice does not "
+                    "authorise to release",
+                    **where,
+                )
+            problem = self.signature_problem(
+                tag.signature, identity, f"tag {tag.name} by {tag.tagger.label()}"
+            )
+            if problem:
+                self.add("signature", problem[1], level=problem[0], **where)
+        else:
+            self.add(
+                "tag-in-window",
+                f"lightweight tag {tag.name}: no tagger and no signature, so nobody can tell "
+                f"who made it; {listed} among the notice's releases",
+                level=WARNING,
+                **where,
+            )
+
+
+def _is_submodule(mode: str) -> bool:
+    return mode == "160000"
+
+
+def _version(name: str) -> str:
+    name = name.removeprefix("refs/tags/").rsplit("/", 1)[-1]
+    return name[1:] if name[:1] in ("v", "V") and name[1:2].isdigit() else name
+
+
+def _pattern_lines(content: bytes) -> list[str]:
+    lines = []
+    for raw in content.decode("utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def _tiny_change(old: bytes, new: bytes) -> tuple[int, str] | None:
+    """If the two texts differ by at most a few characters, (count, the changed new line)."""
+    old_lines = old.decode("utf-8", errors="replace").splitlines()
+    new_lines = new.decode("utf-8", errors="replace").splitlines()
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not changed or len(changed) > 1:
+        return None
+    _, i1, i2, j1, j2 = changed[0]
+    before, after = "\n".join(old_lines[i1:i2]), "\n".join(new_lines[j1:j2])
+    if abs(len(before) - len(after)) > TINY_CHANGE_CHARS or not before or not after:
+        return None
+    chars = 0
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(
+        None, before, after, autojunk=False
+    ).get_opcodes():
+        if op != "equal":
+            chars += max(a2 - a1, b2 - b1)
+    if chars > TINY_CHANGE_CHARS:
+        return None
+    return chars, after.strip()[:200]
+
+
+def summarise_unauthorised(commits: list[Commit], committers: dict) -> list[dict]:
+    """Per unauthorised email: names used, number of commits, first and last commit."""
+    people: dict[str, dict] = {}
+    for commit in commits:  # already in committer-date order
+        for role, person in (
+            ("author", commit.author),
+            ("committer", commit.committer),
+        ):
+            if person.email_key in committers:
+                continue
+            entry = people.setdefault(
+                person.email_key,
+                {
+                    "email": person.email,
+                    "names": [],
+                    "roles": [],
+                    "commits": 0,
+                    "first": None,
+                    "last": None,
+                    "_seen": set(),
+                },
+            )
+            if person.name not in entry["names"]:
+                entry["names"].append(person.name)
+            if role not in entry["roles"]:
+                entry["roles"].append(role)
+            if commit.oid in entry["_seen"]:
+                continue
+            entry["_seen"].add(commit.oid)
+            entry["commits"] += 1
+            point = {
+                "commit": commit.oid,
+                "date": commit.committer.timestamp,
+                "subject": commit.subject,
+            }
+            entry["first"] = entry["first"] or point
+            entry["last"] = point
+    for entry in people.values():
+        del entry["_seen"]
+    return sorted(people.values(), key=lambda e: (-e["commits"], e["email"]))
+
+
+def scan_repository(path: str | os.PathLike, notice: Notice) -> ScanResult:
+    """Scrutinise every ref of the repository at `path` for the notice's window."""
+    repo = open_repository(path)
+    scanner = _Scanner(repo, notice)
+    total, commits, tags = scanner.scan()
+    return ScanResult(
+        notice_id=notice.id,
+        repository=str(path),
+        window={
+            "start": notice.window_start.isoformat(),
+            "end": notice.window_end.isoformat() if notice.window_end else None,
+        },
+        commits_total=total,
+        commits=commits,
+        tags=tags,
+        findings=scanner.findings,
+        unauthorised=summarise_unauthorised(commits, scanner.committers),
+    )
