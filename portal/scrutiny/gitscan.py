@@ -526,7 +526,7 @@ def path_categories(path: str) -> list[str]:
         or "fuzz" in base
     ):
         categories.append("ci-fuzzing")
-    if (
+    if "ci-fuzzing" not in categories and (
         base in BUILD_NAMES
         or base.endswith(BUILD_SUFFIXES)
         or any(part in BUILD_DIRS for part in parts[:-1])
@@ -1004,26 +1004,30 @@ def _pattern_lines(content: bytes) -> list[str]:
 
 
 def _tiny_change(old: bytes, new: bytes) -> tuple[int, str] | None:
-    """If the two texts differ by at most a few characters, (count, the changed new line)."""
+    """If the texts differ in one place by a few characters, not all digits (a version
+    bump is not suspicious), return (count, the changed line)."""
     old_lines = old.decode("utf-8", errors="replace").splitlines()
     new_lines = new.decode("utf-8", errors="replace").splitlines()
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    if not changed or len(changed) > 1:
+    if len(changed) != 1:
         return None
     _, i1, i2, j1, j2 = changed[0]
-    before, after = "\n".join(old_lines[i1:i2]), "\n".join(new_lines[j1:j2])
-    if abs(len(before) - len(after)) > TINY_CHANGE_CHARS or not before or not after:
+    before = "".join(line + "\n" for line in old_lines[i1:i2])
+    after = "".join(line + "\n" for line in new_lines[j1:j2])
+    if abs(len(before) - len(after)) > TINY_CHANGE_CHARS:
         return None
     chars = 0
+    touched = []
     for op, a1, a2, b1, b2 in difflib.SequenceMatcher(
         None, before, after, autojunk=False
     ).get_opcodes():
         if op != "equal":
             chars += max(a2 - a1, b2 - b1)
-    if chars > TINY_CHANGE_CHARS:
+            touched.append(before[a1:a2] + after[b1:b2])
+    if chars > TINY_CHANGE_CHARS or "".join(touched).strip().isdigit():
         return None
-    return chars, after.strip()[:200]
+    return chars, (after.strip() or before.strip())[:200]
 
 
 def summarise_unauthorised(commits: list[Commit], committers: dict) -> list[dict]:
