@@ -9,27 +9,32 @@ tagged commit's committer date for a lightweight tag, or a tag pointing at a com
 Identities are matched on email address, case-insensitively; names never authorise anything
 (anyone can type any name), an authorised email under another name is only noted.
 
-SECURITY: the repository is hostile input. It is read only through git plumbing
-(for-each-ref, rev-list, cat-file --batch, diff-tree) with a fixed environment that ignores the
-system and global configuration and overrides every setting of the repository's own config
-that could start a program: hooks, fsmonitor, external diff and textconv, pager, signing
-programs, lazy fetches from a promisor remote. Nothing is checked out, no filter runs, no
-.gitattributes, .mailmap or replace ref changes what is read, and signatures are checked in
-Python. The scan never writes to the repository.
+SECURITY: the repository is hostile input; portal.scrutiny.git reads it without running
+anything from it, and signatures are checked in Python (portal.scrutiny.signatures).
 """
 
 import difflib
 import os
-import posixpath
 import re
-import subprocess
-import threading
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from portal.scrutiny.findings import ERROR, NOTE, RULES, WARNING, Finding
+from portal.scrutiny.git import (
+    GitError,
+    Repository,
+    cat_file_batch,
+    open_repository,
+    run_git,
+)
 from portal.scrutiny.notice_source import Identity, Notice, normalise_email
+from portal.scrutiny.paths import (
+    BINARY_SNIFF_BYTES,
+    HIDING_ATTRIBUTES,
+    looks_binary,
+    path_categories,
+    pattern_hides_build_input,
+    under_test_directory,
+)
 from portal.scrutiny.signatures import (
     OPENPGP,
     SSH_INVALID,
@@ -42,135 +47,13 @@ from portal.scrutiny.signatures import (
     split_tag,
 )
 
-# SECURITY: each of these would otherwise let the scanned repository's .git/config name a
-# program for git to run, or change what git reports.
-SAFE_CONFIG = (
-    "core.hooksPath=/dev/null",
-    "core.fsmonitor=false",
-    "core.untrackedCache=false",
-    "core.pager=cat",
-    "core.sshCommand=false",
-    "core.askPass=",
-    "diff.external=",
-    "gpg.program=false",
-    "gpg.ssh.program=false",
-    "gpg.x509.program=false",
-    "log.showSignature=false",
-    "log.mailmap=false",
-    "mailmap.file=/dev/null",
-    "mailmap.blob=",
-    "credential.helper=",
-    "protocol.allow=never",
-    "uploadpack.packObjectsHook=",
-    "core.alternateRefsCommand=",
-    "safe.directory=*",
-)
-
 HEX = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
 CO_AUTHOR = re.compile(r"^\s*co-authored-by:\s*(.*?)\s*<([^<>]+)>\s*$", re.I | re.M)
 ZERO_OID = re.compile(r"^0+$")
-BINARY_SNIFF_BYTES = 8000
 # Build files bigger than this are not diffed character by character (generated configure
 # scripts run to megabytes); they are still reported.
 MAX_DIFF_BYTES = 512 * 1024
 TINY_CHANGE_CHARS = 3
-
-TEST_DIRS = frozenset(
-    {
-        "test",
-        "tests",
-        "testdata",
-        "test-data",
-        "test_data",
-        "testing",
-        "testfiles",
-        "test-files",
-        "__tests__",
-        "spec",
-        "specs",
-        "fixtures",
-    }
-)
-BINARY_SUFFIXES = frozenset(
-    {
-        ".xz", ".lzma", ".lz", ".gz", ".bz2", ".zst", ".zip", ".7z", ".tar", ".tgz",
-        ".o", ".a", ".so", ".dylib", ".dll", ".exe", ".obj", ".lib", ".bin", ".dat",
-        ".class", ".jar", ".war", ".pyc", ".pyo", ".whl", ".egg", ".wasm", ".node",
-    }
-)  # fmt: skip
-BUILD_NAMES = frozenset(
-    {
-        "configure", "configure.ac", "configure.in", "makefile.am", "makefile.in",
-        "makefile", "gnumakefile", "cmakelists.txt", "meson.build", "meson_options.txt",
-        "meson.options", "setup.py", "setup.cfg", "pyproject.toml", "manifest.in",
-        "build.rs", "cargo.toml", "build.gradle", "build.gradle.kts", "settings.gradle",
-        "settings.gradle.kts", "pom.xml", "package.json", "binding.gyp", "sconstruct",
-        "sconscript", "build", "build.bazel", "workspace", "workspace.bazel",
-        "module.bazel", "rakefile", "autogen.sh", "bootstrap", "bootstrap.sh", "build.sh",
-        "ltmain.sh", "config.guess", "config.sub", "install-sh", "depcomp", "missing",
-        "compile", "libtool", "aclocal.m4", "go.mod", "build.zig", "justfile",
-    }
-)  # fmt: skip
-BUILD_SUFFIXES = (
-    ".m4",
-    ".cmake",
-    ".mk",
-    ".am",
-    ".ac",
-    ".in",
-    ".bzl",
-    ".gemspec",
-    ".gyp",
-)
-BUILD_DIRS = frozenset({"m4", "build-aux", "cmake", "autotools"})
-CI_FILES = frozenset(
-    {
-        ".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml", "appveyor.yml",
-        ".appveyor.yml", "jenkinsfile", ".drone.yml", ".cirrus.yml",
-        "bitbucket-pipelines.yml", ".woodpecker.yml", "tox.ini", "noxfile.py",
-        ".pre-commit-config.yaml",
-    }
-)  # fmt: skip
-CI_PREFIXES = (
-    ".github/workflows/",
-    ".github/actions/",
-    ".gitlab/",
-    ".circleci/",
-    ".buildkite/",
-    ".azure-pipelines/",
-    ".woodpecker/",
-    ".clusterfuzzlite/",
-    ".ci/",
-)
-FUZZ_DIRS = frozenset({"fuzz", "fuzzing", "fuzzers", "oss-fuzz", "fuzz-targets"})
-SECURITY_NAMES = frozenset(
-    {
-        "security.md", "security", "security.txt", "security.rst", "codeowners",
-        "maintainers", "maintainers.md", "maintainers.txt", "authors", "authors.md",
-        "authors.txt", "contributors", "contributors.md", "owners", "governance.md",
-        ".mailmap",
-    }
-)  # fmt: skip
-IGNORE_NAMES = frozenset(
-    {".gitignore", ".gitattributes", ".npmignore", ".dockerignore"}
-)
-HIDING_ATTRIBUTES = (
-    "export-ignore",
-    "export-subst",
-    "-diff",
-    "binary",
-    "linguist-generated",
-)
-
-
-class GitError(Exception):
-    """The repository cannot be read (not a repository, unknown tag, git failed)."""
-
-
-@dataclass(frozen=True)
-class Repository:
-    git_dir: str
-    object_format: str  # "sha1" or "sha256"
 
 
 @dataclass(frozen=True)
@@ -241,164 +124,6 @@ class ScanResult:
     @property
     def flagged(self) -> bool:
         return any(f.level in (ERROR, WARNING) for f in self.findings)
-
-
-# --- running git safely -------------------------------------------------------------------
-
-
-def git_environment() -> dict[str, str]:
-    # SECURITY: start from nothing rather than os.environ, so GIT_DIR, GIT_EXTERNAL_DIFF,
-    # GIT_SSH_COMMAND or a GIT_CONFIG_* from the caller's shell cannot steer git.
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": "/nonexistent",
-        "LC_ALL": "C",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_ATTR_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_PAGER": "cat",
-        "PAGER": "cat",
-        "GIT_NO_REPLACE_OBJECTS": "1",
-        "GIT_NO_LAZY_FETCH": "1",
-        "GIT_OPTIONAL_LOCKS": "0",
-        "GIT_PROTOCOL_FROM_USER": "0",
-    }
-
-
-def _git_command(repo: Repository | None, args: Iterable[str]) -> list[str]:
-    command = ["git", "--no-pager", "--no-replace-objects"]
-    for setting in SAFE_CONFIG:
-        command += ["-c", setting]
-    if repo is not None:
-        command.append(f"--git-dir={repo.git_dir}")
-    return command + list(args)
-
-
-def run_git(
-    repo: Repository | None,
-    *args: str,
-    stdin: bytes | None = None,
-    cwd: str | None = None,
-) -> bytes:
-    """Run one git plumbing command and return its stdout; GitError on failure."""
-    command = _git_command(repo, args)
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed git plumbing, no shell
-            command,
-            input=stdin,
-            capture_output=True,
-            env=git_environment(),
-            cwd=cwd or "/",
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH.") from None
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", errors="replace").strip().splitlines()
-        raise GitError(
-            f"git {args[0]} failed: {message[-1] if message else 'no message'}"
-        )
-    return result.stdout
-
-
-def open_repository(path: str | os.PathLike) -> Repository:
-    """Find the git directory of a work tree or bare repository at `path`."""
-    path = Path(path)
-    if not path.is_dir():
-        raise GitError(f"{path} is not a directory.")
-    # SECURITY: discovery stops at `path`: a repository in a parent directory is never read.
-    env_dir = str(path.resolve())
-    try:
-        out = run_git(
-            None,
-            f"--git-dir={_git_dir_of(path)}",
-            "rev-parse",
-            "--absolute-git-dir",
-            "--show-object-format",
-            cwd=env_dir,
-        )
-    except GitError:
-        raise GitError(f"{path} is not a git repository.") from None
-    lines = out.decode("utf-8", errors="replace").split("\n")
-    return Repository(git_dir=lines[0], object_format=lines[1] or "sha1")
-
-
-def _git_dir_of(path: Path) -> str:
-    dot_git = path / ".git"
-    if dot_git.is_dir():
-        return str(dot_git.resolve())
-    if dot_git.is_file():
-        # A linked work tree or submodule: ".git" holds "gitdir: <path>".
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            target = Path(text[len("gitdir:") :].strip())
-            return str(
-                (path / target).resolve() if not target.is_absolute() else target
-            )
-    return str(path.resolve())  # a bare repository
-
-
-def cat_file_batch(
-    repo: Repository, oids: Iterable[str], *, limit: int | None = None
-) -> Iterator[tuple[str, str, bytes]]:
-    """Yield (oid, type, content) for each object, in order, through one `cat-file --batch`.
-
-    With `limit`, only the first `limit` bytes of each object are kept (the rest is read and
-    dropped), so sniffing large blobs costs no memory.
-    """
-    requested = list(oids)
-    if not requested:
-        return
-    process = subprocess.Popen(  # noqa: S603 - fixed git plumbing, no shell
-        _git_command(repo, ["cat-file", "--batch"]),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=git_environment(),
-        cwd="/",
-    )
-
-    def feed() -> None:
-        # A writer thread: cat-file answers while we are still asking, and a full pipe in
-        # both directions would otherwise deadlock.
-        try:
-            for oid in requested:
-                process.stdin.write(oid.encode("ascii") + b"\n")
-            process.stdin.close()
-        except BrokenPipeError:
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    out = process.stdout
-    try:
-        for _ in requested:
-            header = out.readline()
-            if not header:
-                raise GitError("git cat-file stopped early.")
-            parts = header.rstrip(b"\n").split(b" ")
-            if len(parts) == 2 and parts[1] == b"missing":
-                yield parts[0].decode("ascii"), "missing", b""
-                continue
-            oid, kind, size = (
-                parts[0].decode("ascii"),
-                parts[1].decode("ascii"),
-                int(parts[2]),
-            )
-            if limit is None or size <= limit:
-                content = out.read(size)
-            else:
-                content = out.read(limit)
-                remaining = size - limit
-                while remaining:
-                    remaining -= len(out.read(min(remaining, 1 << 20)))
-            out.read(1)  # the newline after each object
-            yield oid, kind, content
-    finally:
-        writer.join()
-        out.close()
-        process.wait()
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -503,60 +228,6 @@ def parse_diff_tree(output: bytes) -> dict[str, list[Change]]:
             current = changes.setdefault(token.strip().decode("ascii"), [])
         i += 1
     return changes
-
-
-# --- classifying paths --------------------------------------------------------------------
-
-
-def path_categories(path: str) -> list[str]:
-    """The sensitive-path rules a path falls under (build-system, ci-fuzzing, security-policy,
-    ignore-file), most specific first."""
-    lower = path.lower()
-    parts = lower.split("/")
-    base = parts[-1]
-    categories = []
-    if base in IGNORE_NAMES:
-        categories.append("ignore-file")
-    if base in SECURITY_NAMES:
-        categories.append("security-policy")
-    if (
-        base in CI_FILES
-        or lower.startswith(CI_PREFIXES)
-        or any(part in FUZZ_DIRS for part in parts[:-1])
-        or "fuzz" in base
-    ):
-        categories.append("ci-fuzzing")
-    if "ci-fuzzing" not in categories and (
-        base in BUILD_NAMES
-        or base.endswith(BUILD_SUFFIXES)
-        or any(part in BUILD_DIRS for part in parts[:-1])
-    ):
-        categories.append("build-system")
-    return categories
-
-
-def under_test_directory(path: str) -> bool:
-    return any(part in TEST_DIRS for part in path.lower().split("/")[:-1])
-
-
-def looks_binary(path: str, head: bytes) -> bool:
-    # git's own rule (a NUL in the first 8000 bytes), plus names that are binary whatever
-    # they hold: .gitattributes cannot talk this check out of it.
-    return (
-        b"\0" in head[:BINARY_SNIFF_BYTES]
-        or posixpath.splitext(path.lower())[1] in BINARY_SUFFIXES
-    )
-
-
-def pattern_hides_build_input(pattern: str) -> bool:
-    cleaned = pattern.strip().lstrip("/")
-    cleaned = cleaned.removeprefix("**/").rstrip("/")
-    if not cleaned:
-        return False
-    base = cleaned.split("/")[-1].lower()
-    if base in BUILD_DIRS:
-        return True
-    return "build-system" in path_categories(cleaned) or base.endswith(".m4")
 
 
 # --- the scan -----------------------------------------------------------------------------
@@ -1070,6 +741,14 @@ def summarise_unauthorised(commits: list[Commit], committers: dict) -> list[dict
     for entry in people.values():
         del entry["_seen"]
     return sorted(people.values(), key=lambda e: (-e["commits"], e["email"]))
+
+
+__all__ = [
+    "GitError",
+    "scan_repository",
+    "path_categories",
+    "pattern_hides_build_input",
+]
 
 
 def scan_repository(path: str | os.PathLike, notice: Notice) -> ScanResult:

@@ -3,6 +3,7 @@
 import datetime
 import hashlib
 import json
+import re
 from collections import Counter
 
 from portal.scrutiny.findings import ERROR, NOTE, RULES, WARNING, Finding
@@ -10,6 +11,21 @@ from portal.scrutiny.findings import ERROR, NOTE, RULES, WARNING, Finding
 FORMATS = ("text", "json", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL_ORDER = {ERROR: 0, WARNING: 1, NOTE: 2}
+# Control characters, and the bidirectional overrides that reorder text on screen.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(line: str) -> str:
+    """A line safe to print to a terminal, with every control character shown as an escape.
+
+    SECURITY: names, emails, subjects and paths come from the scanned repository or tarball;
+    raw, an escape sequence could repaint the terminal and hide the findings above it.
+    """
+    return UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def _join(lines: list[str]) -> str:
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _when(timestamp: int | None) -> str | None:
@@ -149,7 +165,7 @@ def scan_text(result) -> str:
             )
     lines.append("")
     lines.append(_verdict(data["summary"]))
-    return "\n".join(lines) + "\n"
+    return _join(lines)
 
 
 def _findings_text(findings: list[Finding]) -> list[str]:
@@ -226,7 +242,7 @@ def tarball_text(result) -> str:
     lines += _summary_text(data["summary"])
     lines.append("")
     lines.append(_verdict(data["summary"]))
-    return "\n".join(lines) + "\n"
+    return _join(lines)
 
 
 # --- SARIF 2.1.0 --------------------------------------------------------------------------

@@ -13,14 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from portal.scrutiny.findings import ERROR, NOTE, WARNING, Finding
-from portal.scrutiny.gitscan import (
-    GitError,
-    Repository,
-    looks_binary,
-    open_repository,
-    path_categories,
-    run_git,
-)
+from portal.scrutiny.git import GitError, Repository, open_repository, run_git
+from portal.scrutiny.paths import looks_binary, path_categories
 
 MAX_MEMBERS = 200_000
 MAX_TOTAL_BYTES = 4 * 1024**3

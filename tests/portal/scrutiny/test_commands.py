@@ -24,6 +24,7 @@ from tests.portal.scrutiny.gitrepo import (
     MAX,
     STELLA,
     GitRepo,
+    Who,
     make_ssh_key,
     notice_document,
     write_notice,
@@ -647,3 +648,25 @@ def test_scan_never_runs_anything_from_the_repository(tmp_path):
         check=False,
     )
     assert marker.exists()
+
+
+def test_text_report_escapes_terminal_control_sequences(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    hostile = Who("Jia\x1b[2J\x1b[H", "jia@example.net")
+    repo.commit(
+        "Harmless\x1b[8m hidden \u202eevil",
+        {"a": "1"},
+        author=hostile,
+        date="2026-11-02T10:00:00+00:00",
+    )
+    notice = write_notice(
+        tmp_path / "n.json",
+        notice_document(start="2026-11-01", end=None, identities=[]),
+    )
+    status, out = run_command(
+        "scrutinize", str(repo.path), "--notice-file", str(notice)
+    )
+    assert status == 1
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "Jia\\u001b[2J\\u001b[H" in out
+    assert "Harmless\\u001b[8m hidden \\u202eevil" in out

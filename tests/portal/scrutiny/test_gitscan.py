@@ -3,6 +3,7 @@
 # The tests run git, ssh-keygen and gpg from PATH with fixed arguments.
 # ruff: noqa: S603, S607
 
+import os
 import subprocess
 
 import pytest
@@ -456,3 +457,58 @@ def test_identities_without_commit_permission_are_not_authorised_to_commit(
         STELLA.email,
         JIA.email,
     }
+
+
+def small_notice(tmp_path, **window):
+    document = notice_document(
+        start=window.get("start", "2026-11-01"),
+        end=window.get("end"),
+        identities=[
+            {
+                "name": MAX.name,
+                "email": MAX.email,
+                "key_fingerprint": None,
+                "may": ["commit"],
+            }
+        ],
+    )
+    return parse_notice(write_notice(tmp_path / "n.json", document).read_bytes())
+
+
+def test_empty_bare_and_linked_work_tree_repositories_are_read(tmp_path):
+    notice = small_notice(tmp_path)
+    empty = GitRepo(tmp_path / "empty")
+    result = scan_repository(empty.path, notice)
+    assert (result.commits_total, result.commits, result.findings) == (0, [], [])
+
+    repo = GitRepo(tmp_path / "r")
+    oid = repo.commit(
+        "x", {"a.bin": b"\0"}, author=JIA, date="2026-11-02T10:00:00+00:00"
+    )
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(repo.path), str(tmp_path / "bare.git")],
+        check=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "GIT_CONFIG_NOSYSTEM": "1",
+        },
+    )
+    repo.git("worktree", "add", "-q", str(tmp_path / "linked"), "-b", "other")
+    for path in (repo.path, tmp_path / "bare.git", tmp_path / "linked"):
+        result = scan_repository(path, notice)
+        assert sorted((f.rule, f.commit) for f in result.findings) == [
+            ("binary-file", oid),
+            ("unauthorised-identity", oid),
+        ]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs chown"
+)
+def test_repository_owned_by_another_user_is_refused(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    repo.commit("x", {"a": "1"}, author=MAX, date="2026-11-02T10:00:00+00:00")
+    os.chown(repo.path / ".git", 65534, 65534)
+    with pytest.raises(GitError, match="belongs to another user"):
+        scan_repository(repo.path, small_notice(tmp_path))
