@@ -35,11 +35,13 @@ def plain_env(home: Path) -> dict[str, str]:
     }
 
 
-def make_ssh_key(directory: Path, name: str) -> SshKey:
+def make_ssh_key(
+    directory: Path, name: str, kind: tuple[str, ...] = ("ed25519",)
+) -> SshKey:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+        ["ssh-keygen", "-q", "-t", *kind, "-N", "", "-C", name, "-f", str(path)],
         check=True,
     )
     listing = subprocess.run(

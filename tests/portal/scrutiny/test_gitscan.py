@@ -512,3 +512,28 @@ def test_repository_owned_by_another_user_is_refused(tmp_path):
     os.chown(repo.path / ".git", 65534, 65534)
     with pytest.raises(GitError, match="belongs to another user"):
         scan_repository(repo.path, small_notice(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        ("ed25519",),
+        ("ecdsa", "-b", "256"),
+        ("ecdsa", "-b", "384"),
+        ("rsa", "-b", "2048"),
+    ],
+    ids=["ed25519", "ecdsa-p256", "ecdsa-p384", "rsa"],
+)
+def test_ssh_signatures_of_each_key_type_verify(tmp_path, kind):
+    from tests.portal.scrutiny.gitrepo import make_ssh_key
+
+    key = make_ssh_key(tmp_path / "keys", "k", kind)
+    repo = GitRepo(tmp_path / "r")
+    oid = repo.commit(
+        "Signed", {"a": "1"}, author=MAX, date="2026-11-02T10:00:00+00:00", key=key
+    )
+    raw = repo.git("cat-file", "commit", oid).encode() + b"\n"
+    info = parse_commit(oid, raw).signature
+    assert (info.state, info.fingerprint) == (SSH_VERIFIED, key.fingerprint)
+    forged = raw.replace(b"Signed", b"Signet")
+    assert parse_commit(oid, forged).signature.state == SSH_INVALID
