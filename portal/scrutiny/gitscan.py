@@ -272,10 +272,8 @@ class _Scanner:
             if not line:
                 continue
             total += 1
-            oid, author_time, committer_time = line.split(b" ")
-            if self.in_window(int(author_time or 0)) or self.in_window(
-                int(committer_time or 0)
-            ):
+            oid, *times = line.split(b" ")
+            if any(self.in_window(_seconds(t)) for t in times):
                 selected.append(oid.decode("ascii"))
         return total, selected
 
@@ -654,6 +652,13 @@ class _Scanner:
                 level=WARNING,
                 **where,
             )
+
+
+def _seconds(value: bytes) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def _is_submodule(mode: str) -> bool:

@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from urllib.parse import quote
 
 from portal.scrutiny.findings import ERROR, NOTE, RULES, WARNING, Finding
 
@@ -31,11 +32,12 @@ def _join(lines: list[str]) -> str:
 def _when(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
-    return (
-        datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
-        .isoformat()
-        .replace("+00:00", "Z")
-    )
+    try:
+        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        # A forged date git accepts but a calendar cannot hold.
+        return f"@{timestamp}"
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _ordered(findings: list[Finding]) -> list[Finding]:
@@ -263,7 +265,7 @@ def sarif(
                     finding.path or "",
                     finding.ref or "",
                 ]
-            ).encode()
+            ).encode("utf-8", errors="surrogateescape")
         ).hexdigest()
         result = {
             "ruleId": finding.rule,
@@ -315,13 +317,20 @@ def sarif(
 
 
 def _uri(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path, safe="/-._~")
+    # Paths are bytes in git and tar; undecodable bytes travel as surrogates until here.
+    return quote(path.encode("utf-8", errors="surrogateescape"), safe="/-._~")
 
 
 def render(result, fmt: str, *, kind: str, repository_uri: str | None = None) -> str:
-    """The command's output for `result` (a ScanResult or TarballResult) in `fmt`."""
+    """The command's output for `result` (a ScanResult or TarballResult) in `fmt`.
+
+    Always valid UTF-8: bytes of a path or name that were not UTF-8 appear as escapes.
+    """
+    text = _render(result, fmt, kind=kind, repository_uri=repository_uri)
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def _render(result, fmt: str, *, kind: str, repository_uri: str | None) -> str:
     if kind == "scan":
         data, text = scan_to_dict, scan_text
     else:

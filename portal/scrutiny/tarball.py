@@ -7,8 +7,10 @@ backdoor's trigger lived in a build macro that was in the release tarball and no
 """
 
 import hashlib
+import lzma
 import re
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +143,7 @@ def read_tarball(
         raise TarballError(f"No such file: {path}.") from None
     except IsADirectoryError:
         raise TarballError(f"{path} is a directory, not a tarball.") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
         raise TarballError(f"{path} is not a readable tarball: {exc}.") from None
     return members
 

@@ -668,3 +668,55 @@ def test_text_report_escapes_terminal_control_sequences(tmp_path):
     assert "\x1b" not in out and "\u202e" not in out
     assert "Jia\\u001b[2J\\u001b[H" in out
     assert "Harmless\\u001b[8m hidden \\u202eevil" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_paths_that_are_not_utf8_are_reported_not_crashed_on(tmp_path, fmt):
+    repo = GitRepo(tmp_path / "r")
+    (repo.path / "tests").mkdir()
+    (repo.path / "tests").joinpath(os.fsdecode(b"blob-\xff.bin")).write_bytes(b"\0\1")
+    repo.commit("Odd name", {}, author=JIA, date="2026-11-02T10:00:00+00:00")
+    notice = write_notice(
+        tmp_path / "n.json",
+        notice_document(start="2026-11-01", end=None, identities=[]),
+    )
+    status, out = run_command(
+        "scrutinize", str(repo.path), "--notice-file", str(notice), "--format", fmt
+    )
+    assert status == 1
+    out.encode("utf-8")  # valid UTF-8 throughout
+    if fmt == "sarif":
+        uris = [
+            loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(out)["runs"][0]["results"]
+            for loc in r["locations"]
+            if "physicalLocation" in loc
+        ]
+        assert uris == ["tests/blob-%FF.bin"]
+    else:
+        assert "blob-\\udcff.bin" in out
+
+
+def test_corrupt_compressed_tarball_is_an_input_error(handover, tmp_path):
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "--prefix=p/", "v1.1.0"],
+        cwd=handover.path,
+        capture_output=True,
+        check=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "HOME": "/nonexistent",
+        },
+    ).stdout
+    import lzma
+
+    packed = bytearray(lzma.compress(archive))
+    packed[len(packed) // 2] ^= 0xFF
+    broken = tmp_path / "broken.tar.xz"
+    broken.write_bytes(bytes(packed))
+    with pytest.raises(CommandError, match="not a readable tarball") as raised:
+        call_command(
+            "scrutinize-tarball", str(broken), str(handover.path), "--tag", "v1.1.0"
+        )
+    assert raised.value.returncode == 2
