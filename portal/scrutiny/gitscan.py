@@ -144,28 +144,32 @@ def parse_person(value: bytes) -> Person:
     return Person(name, email, timestamp, rest[1] if len(rest) > 1 else "+0000")
 
 
-def parse_commit(oid: str, raw: bytes) -> Commit:
-    payload, armoured = split_commit(raw)
+def parse_commit(oid: str, raw: bytes, *, object_format: str = "sha1") -> Commit:
+    header = b"gpgsig-sha256" if object_format == "sha256" else b"gpgsig"
+    payload, armoured = split_commit(raw, header)
     header_end = raw.find(b"\n\n")
     headers = raw[: header_end if header_end >= 0 else len(raw)].split(b"\n")
     message = raw[header_end + 2 :] if header_end >= 0 else b""
     tree, parents = "", []
-    author = committer = Person("", "", 0, "+0000")
+    author: Person | None = None
+    committer: Person | None = None
     for line in headers:
         if line.startswith(b"tree "):
             tree = line[5:].decode("ascii", errors="replace")
         elif line.startswith(b"parent "):
             parents.append(line[7:].decode("ascii", errors="replace"))
-        elif line.startswith(b"author "):
+        # The first author and committer lines count, as for git itself.
+        elif line.startswith(b"author ") and author is None:
             author = parse_person(line[7:])
-        elif line.startswith(b"committer "):
+        elif line.startswith(b"committer ") and committer is None:
             committer = parse_person(line[10:])
+    nobody = Person("", "", 0, "+0000")
     return Commit(
         oid=oid,
         tree=tree,
         parents=parents,
-        author=author,
-        committer=committer,
+        author=author or nobody,
+        committer=committer or nobody,
         message=message.decode("utf-8", errors="replace"),
         signature=check_signature(payload, armoured),
     )
@@ -280,7 +284,7 @@ class _Scanner:
     def scan(self) -> tuple[int, list[Commit], list[Tag]]:
         total, selected = self.walk()
         commits = [
-            parse_commit(oid, raw)
+            parse_commit(oid, raw, object_format=self.repo.object_format)
             for oid, kind, raw in cat_file_batch(self.repo, selected)
             if kind == "commit"
         ]

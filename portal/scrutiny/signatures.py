@@ -23,6 +23,7 @@ PGP_BEGIN = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN PGP MESSAGE-----")
 X509_BEGIN = b"-----BEGIN SIGNED MESSAGE-----"
 SIGNATURE_STARTS = (SSH_BEGIN, *PGP_BEGIN, X509_BEGIN)
 GIT_NAMESPACE = b"git"
+SIGNATURE_HEADERS = (b"gpgsig", b"gpgsig-sha256")
 
 UNSIGNED = "unsigned"
 SSH_VERIFIED = "ssh-verified"
@@ -87,25 +88,30 @@ def fingerprints_match(authorised: str | None, signature: SignatureInfo) -> bool
     return bool(signature.key_id) and wanted_hex.endswith(signature.key_id)
 
 
-def split_commit(raw: bytes) -> tuple[bytes, bytes | None]:
+def split_commit(raw: bytes, header: bytes = b"gpgsig") -> tuple[bytes, bytes | None]:
     """Split a commit object into (payload git signed, armoured signature or None).
 
-    The payload is the object without its gpgsig header, as git rebuilds it to verify.
+    `header` is gpgsig in SHA-1 repositories and gpgsig-sha256 in SHA-256 ones. The payload is
+    the object without any signature header, as git rebuilds it to verify.
     """
     header_end = raw.find(b"\n\n")
     headers = raw if header_end < 0 else raw[:header_end]
     rest = b"" if header_end < 0 else raw[header_end:]
     kept: list[bytes] = []
     signature: list[bytes] = []
-    in_signature = False
+    block: list[bytes] | None = (
+        None  # where continuation lines of a signature header go
+    )
     for line in headers.split(b"\n"):
-        if line.startswith(b" ") and in_signature:
-            signature.append(line[1:])
+        if block is not None and line.startswith(b" "):
+            block.append(line[1:])
             continue
-        in_signature = False
-        if line.startswith(b"gpgsig ") and not signature:
-            in_signature = True
-            signature.append(line[len(b"gpgsig ") :])
+        block = None
+        name, separator, value = line.partition(b" ")
+        if separator and name in SIGNATURE_HEADERS:
+            # Only the first signature header for this repository's hash counts, as in git.
+            block = signature if name == header and not signature else []
+            block.append(value)
             continue
         kept.append(line)
     payload = b"\n".join(kept) + rest

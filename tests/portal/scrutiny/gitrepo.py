@@ -54,12 +54,12 @@ def make_ssh_key(
 
 
 class GitRepo:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, object_format: str = "sha1"):
         self.path = path
         self.home = path.parent / f"{path.name}-home"
         self.home.mkdir(parents=True, exist_ok=True)
         path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
+        self.git("init", "-q", "-b", "main", f"--object-format={object_format}")
 
     def git(
         self,

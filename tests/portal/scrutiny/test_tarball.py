@@ -189,3 +189,60 @@ def test_unknown_or_malformed_tag_is_a_clear_error(handover, tmp_path, tag):
     tarball = write_tarball(tmp_path / "t.tar", archive_members(handover))
     with pytest.raises(GitError, match="no tag|not a valid tag name"):
         scrutinize_tarball(tarball, handover.path, tag)
+
+
+def test_sha256_repository_signatures_and_tarball(tmp_path):
+    from portal.scrutiny.gitscan import scan_repository
+    from portal.scrutiny.notice_source import parse_notice
+    from tests.portal.scrutiny.gitrepo import (
+        JIA,
+        make_ssh_key,
+        notice_document,
+        write_notice,
+    )
+
+    key = make_ssh_key(tmp_path / "keys", "k")
+    repo = GitRepo(tmp_path / "r", object_format="sha256")
+    signed = repo.commit(
+        "Signed",
+        {"src/a.c": "int a;\n"},
+        author=MAX,
+        date="2026-11-02T10:00:00+00:00",
+        key=key,
+    )
+    repo.tag("v1", tagger=MAX, date="2026-11-02T11:00:00+00:00", key=key)
+    foreign = repo.commit(
+        "Binary", {"tests/x.bin": b"\0\1"}, author=JIA, date="2026-11-03T10:00:00+00:00"
+    )
+    assert len(signed) == 64
+    document = notice_document(
+        start="2026-11-01",
+        end=None,
+        identities=[
+            {
+                "name": MAX.name,
+                "email": MAX.email,
+                "key_fingerprint": key.fingerprint,
+                "may": ["commit", "release"],
+            }
+        ],
+    )
+    notice = parse_notice(write_notice(tmp_path / "n.json", document).read_bytes())
+    result = scan_repository(repo.path, notice)
+    assert sorted((f.rule, f.level, f.commit, f.path) for f in result.findings) == [
+        ("binary-file", ERROR, foreign, "tests/x.bin"),
+        ("tag-in-window", NOTE, signed, None),
+        ("unauthorised-identity", ERROR, foreign, None),
+    ]
+    assert result.commits[0].signature.fingerprint == key.fingerprint
+    assert result.tags[0].signature.fingerprint == key.fingerprint
+
+    members = [
+        file_member("r-1/src/a.c", b"int a;\n"),
+        file_member("r-1/extra.m4", b"dnl\n"),
+    ]
+    tarball = write_tarball(tmp_path / "t.tar.gz", members, "w:gz")
+    found = scrutinize_tarball(tarball, repo.path, "v1")
+    assert [(f.rule, f.path) for f in found.findings] == [
+        ("tarball-extra-file", "extra.m4")
+    ]
