@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from portal.lib import sshsig
+
 NOTICE_ID = re.compile(r"^HN-\d{4}-\d{4,}$")
 FORMAT = "steady-notice/1"
 # A notice is a few kilobytes; anything far larger is not one.
@@ -187,31 +189,54 @@ def fetch_notice(
     The body is the notice's canonical bytes (docs/notice-format.md).
     """
     url = notice_url(notice_id, portal_url)
-    # SECURITY: the scheme was limited to http(s) above, so urlopen cannot be pointed at file://.
-    request = urllib.request.Request(  # noqa: S310
-        url, headers={"Accept": "application/json"}
-    )
+    body = _download(url, timeout=timeout, what=f"notice {notice_id}")
+    signature = _download(f"{url}.sig", timeout=timeout, what="the notice's signature")
+    allowed_url = f"{portal_url.rstrip('/')}/.well-known/steady/allowed_signers"
+    allowed_text = _download(allowed_url, timeout=timeout, what="the allowed signers file")
+    # SECURITY: the one place a downloaded notice is accepted: only with a valid signature by a
+    # foundation key, valid when the revision was published (keys rotate; old ones stay listed
+    # with their validity period).
+    _check_signature(body, signature, allowed_text, source=url)
+    notice = parse_notice(body, source=url)
+    if notice.id != notice_id:
+        raise NoticeError(f"Asked for {notice_id} but {url} holds {notice.id}.")
+    return notice
+
+
+def _download(url: str, *, timeout: float, what: str) -> bytes:
+    # SECURITY: the scheme was limited to http(s) by notice_url, so urlopen cannot read file://.
+    request = urllib.request.Request(url)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             body = response.read(MAX_NOTICE_BYTES + 1)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
-            raise NoticeError(
-                f"The portal has no notice {notice_id} ({url})."
-            ) from None
+            raise NoticeError(f"The portal has no {what} ({url}).") from None
         raise NoticeError(f"The portal answered {exc.code} for {url}.") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NoticeError(f"Cannot fetch {url}: {reason}.") from None
+    if len(body) > MAX_NOTICE_BYTES:
+        raise NoticeError(f"{url} is larger than {MAX_NOTICE_BYTES} bytes.")
+    return body
 
-    # SECURITY: this is the one place where a downloaded notice is accepted. Checking the
-    # foundation's signature over `body` (the canonical bytes) against the published
-    # allowed_signers belongs here, before parse_notice; until then the caller says the
-    # document is unverified and `--notice-file` takes a document checked by hand.
-    notice = parse_notice(body, source=url)
-    if notice.id != notice_id:
-        raise NoticeError(f"Asked for {notice_id} but {url} holds {notice.id}.")
-    return notice
+
+def _check_signature(body: bytes, signature: bytes, allowed_text: bytes, *, source: str):
+    try:
+        published = json.loads(body)["modified"]
+        at = datetime.datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.UTC
+        )
+        allowed = sshsig.parse_allowed_signers(allowed_text.decode("utf-8"))
+        sshsig.verify(
+            signature.decode("ascii"), body, sshsig.NOTICE_NAMESPACE, allowed, at
+        )
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise NoticeError(f"{source}: cannot check its signature: {exc}") from None
+    except sshsig.SignatureError as exc:
+        raise NoticeError(
+            f"{source}: the foundation's signature does not verify ({exc}); not using it."
+        ) from None
 
 
 def _string(doc: dict, name: str, source: str) -> str:

@@ -1,8 +1,9 @@
 """The two management commands end to end: formats, exit codes, notices, and a hostile repo."""
 
+import datetime
+
 # The tests run manage.py and git from PATH with fixed arguments.
 # ruff: noqa: S603, S607
-
 import io
 import json
 import os
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 
+from portal.lib import sshsig
 from portal.scrutiny.findings import RULES
 from portal.scrutiny.notice_source import NoticeError, fetch_notice
 from tests.portal.scrutiny.gitrepo import (
@@ -442,31 +445,55 @@ def test_tarball_command_formats_and_exit_codes(handover, tmp_path):
 
 
 class _NoticeHandler(BaseHTTPRequestHandler):
-    body = b""
+    files: dict[str, bytes] = {}
 
     def do_GET(self):  # noqa: N802 - http.server's hook name
-        if self.path == "/notices/HN-2026-0007/revisions/latest.json":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(self.body)
-        else:
-            self.send_response(404)
-            self.end_headers()
+        body = self.files.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.end_headers()
+        if body is not None:
+            self.wfile.write(body)
 
     def log_message(self, *args):
         pass
 
 
+def _signed_portal_files(body: bytes, *, sign_body: bytes | None = None) -> dict:
+    """What a portal serves for HN-2026-0007: the bytes, their signature, the allowed signers."""
+    key = Ed25519PrivateKey.generate()
+    foundation = sshsig.FoundationKey(
+        key, datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    )
+    signature = sshsig.sign(key, sign_body or body, sshsig.NOTICE_NAMESPACE)
+    path = "/notices/HN-2026-0007/revisions/latest.json"
+    return {
+        path: body,
+        f"{path}.sig": signature.encode(),
+        "/.well-known/steady/allowed_signers": sshsig.allowed_signers(
+            "notices@steady.test", [foundation]
+        ).encode(),
+    }
+
+
 @pytest.fixture
 def notice_server(handover):
-    _NoticeHandler.body = handover.notice_path.read_bytes()
+    _NoticeHandler.files = _signed_portal_files(handover.notice_path.read_bytes())
     server = ThreadingHTTPServer(("127.0.0.1", 0), _NoticeHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def test_a_notice_whose_signature_does_not_verify_is_refused(handover, notice_server):
+    body = handover.notice_path.read_bytes()
+    _NoticeHandler.files = _signed_portal_files(
+        body.replace(b"HN-2026-0007", b"HN-2026-0007 "), sign_body=b"something else"
+    )
+    _NoticeHandler.files["/notices/HN-2026-0007/revisions/latest.json"] = body
+    with pytest.raises(NoticeError, match="signature does not verify"):
+        fetch_notice("HN-2026-0007", notice_server)
 
 
 def test_notice_fetched_from_the_portal_over_http(handover, notice_server):

