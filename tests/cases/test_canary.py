@@ -203,11 +203,7 @@ def _candidates(route, name, params, world) -> list[dict[str, str]]:
     choices = {}
     for param in params:
         if param == "public_id":
-            choices[param] = (
-                world["pending_notices"]
-                if name == "notices:approve"
-                else [world["case"].public_id]
-            )
+            choices[param] = world["public_ids"].get(name, [world["case"].public_id])
         elif param == "attachment_id":
             choices[param] = world["attachments"]
         elif param == "object_id" and name == "admin:view_on_site":
@@ -242,6 +238,13 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
     )
     published.refresh_from_db()
     conflict = services.declare_conflict(actor=caseworker, project=project, reason="x")
+    webhook = SubscriptionFactory(
+        channel="webhook",
+        email="",
+        url="https://hooks.example.net/steady",
+        owner=maintainer,
+        secrets=["whsec_" + "A" * 43 + "="],
+    )
     email = EmailAddress.objects.get(user=maintainer)
     case_events = list(
         AuditEvent.objects.filter(object_id=str(case.public_id)).values_list(
@@ -251,7 +254,16 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
     return {
         "case": case,
         "attachments": attachments,
-        "pending_notices": [pending.public_id],
+        "public_ids": {
+            "notices:approve": [pending.revisions.get().public_id],
+            "notices:discard": [pending.revisions.get().public_id],
+            "notices:webhook": [webhook.public_id],
+            "notices:webhook_action": [webhook.public_id],
+            "notices:redeliver": [
+                delivery.public_id for delivery in Delivery.objects.all()[:1]
+            ]
+            or [uuid.uuid4()],
+        },
         "admin_ids": {
             "cases_case": [case.pk],
             "audit_auditevent": case_events,
@@ -271,6 +283,10 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
             "conflict_id": [conflict.pk],
             "token": [make_confirm_token(waiting), make_unsubscribe_token(active)],
             "reference": [published.reference],
+            "number": [1, "latest"],
+            "ecosystem": ["generic"],
+            "project": [published.project_name],
+            "action": ["rotate", "retire", "remove", "enable"],
             "key": [EmailConfirmationHMAC(email).key],
             "uidb36": [user_pk_to_url_str(maintainer)],
             "content_type_id": [ContentType.objects.get_for_model(Case).pk],
