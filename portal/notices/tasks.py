@@ -57,7 +57,9 @@ def send_confirmation_task(self, subscription_id: int) -> None:
     try:
         confirmation_email(subscription).send()
     except _TRANSPORT_ERRORS as exc:
-        raise self.retry(exc=exc, countdown=_email_backoff(self.request.retries)) from exc
+        raise self.retry(
+            exc=exc, countdown=_email_backoff(self.request.retries)
+        ) from exc
 
 
 def _queue_in_batches(ids) -> int:
@@ -130,7 +132,10 @@ def _send_email(delivery: Delivery, connection) -> int:
             else timezone.now() + datetime.timedelta(seconds=_email_backoff(attempts))
         )
         release_delivery(
-            delivery_id=delivery.pk, error=repr(exc), attempts=attempts, retry_at=retry_at
+            delivery_id=delivery.pk,
+            error=repr(exc),
+            attempts=attempts,
+            retry_at=retry_at,
         )
         log.warning("delivery %s failed (attempt %d): %r", delivery.pk, attempts, exc)
         # A broken connection must not fail the rest of the batch.
@@ -181,22 +186,34 @@ def _send_webhook(delivery: Delivery) -> int:
         )
         disable_gone_webhook(subscription_id=subscription.pk, status_code=result.status)
         return 0
+    # DELIVERY_MAX_ATTEMPTS rules webhooks as it rules email; the library's schedule gives the
+    # delays and its last delay repeats if the setting allows more attempts than it lists.
+    give_up = (
+        result.outcome == webhooks.Outcome.FAILED
+        or attempts >= settings.DELIVERY_MAX_ATTEMPTS
+    )
     delay = (
         None
-        if result.outcome == webhooks.Outcome.FAILED
-        else webhooks.retry_delay(attempts, retry_after=result.retry_after)
+        if give_up
+        else webhooks.retry_delay(
+            min(attempts, webhooks.MAX_ATTEMPTS - 1), retry_after=result.retry_after
+        )
     )
     release_delivery(
         delivery_id=delivery.pk,
         error=result.error,
         attempts=attempts,
         retry_at=(
-            None if delay is None else timezone.now() + datetime.timedelta(seconds=delay)
+            None
+            if delay is None
+            else timezone.now() + datetime.timedelta(seconds=delay)
         ),
         status_code=result.status,
     )
     if delay is None:
-        log.warning("webhook delivery %s is dead after %d attempts", delivery.pk, attempts)
+        log.warning(
+            "webhook delivery %s is dead after %d attempts", delivery.pk, attempts
+        )
         tell_owner_of_dead_delivery_task.delay(delivery.pk)
     return 0
 
@@ -210,7 +227,9 @@ def tell_owner_of_dead_delivery_task(self, delivery_id: int) -> None:
     try:
         dead_webhook_email(delivery).send()
     except _TRANSPORT_ERRORS as exc:
-        raise self.retry(exc=exc, countdown=_email_backoff(self.request.retries)) from exc
+        raise self.retry(
+            exc=exc, countdown=_email_backoff(self.request.retries)
+        ) from exc
 
 
 @shared_task(bind=True, max_retries=5, time_limit=SEND_TIME_LIMIT)
@@ -224,7 +243,9 @@ def tell_caseworkers_of_objection_task(self, objection_id: int) -> None:
     try:
         message.send()
     except _TRANSPORT_ERRORS as exc:
-        raise self.retry(exc=exc, countdown=_email_backoff(self.request.retries)) from exc
+        raise self.retry(
+            exc=exc, countdown=_email_backoff(self.request.retries)
+        ) from exc
 
 
 @shared_task

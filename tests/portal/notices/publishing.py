@@ -30,4 +30,9 @@ def publish(drafter, approver, **overrides) -> NoticeRevision:
     Publishing writes one pending Delivery per matching subscription in its transaction.
     """
     notice = services.draft_notice(actor=drafter, content=notice_content(**overrides))
-    return services.approve_revision(revision=notice.revisions.get(), actor=approver)
+    revision = services.approve_revision(
+        revision=notice.revisions.get(), actor=approver
+    )
+    # The service saved the notice through another instance; this one gets its reference.
+    revision.notice.refresh_from_db()
+    return revision
