@@ -186,10 +186,18 @@ def _send_webhook(delivery: Delivery) -> int:
         )
         disable_gone_webhook(subscription_id=subscription.pk, status_code=result.status)
         return 0
+    # DELIVERY_MAX_ATTEMPTS rules webhooks as it rules email; the library's schedule gives the
+    # delays and its last delay repeats if the setting allows more attempts than it lists.
+    give_up = (
+        result.outcome == webhooks.Outcome.FAILED
+        or attempts >= settings.DELIVERY_MAX_ATTEMPTS
+    )
     delay = (
         None
-        if result.outcome == webhooks.Outcome.FAILED
-        else webhooks.retry_delay(attempts, retry_after=result.retry_after)
+        if give_up
+        else webhooks.retry_delay(
+            min(attempts, webhooks.MAX_ATTEMPTS - 1), retry_after=result.retry_after
+        )
     )
     release_delivery(
         delivery_id=delivery.pk,

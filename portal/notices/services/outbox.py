@@ -68,11 +68,17 @@ def write_deliveries(revision: NoticeRevision) -> int:
 
 
 def claim_delivery(delivery_id: int) -> bool:
-    """Move one delivery from pending to sending. True for exactly one caller, however many retry."""
+    """Move one delivery from pending to sending. True for exactly one caller, however many retry.
+
+    A row whose next attempt is still in the future is not claimed: a broker that hands out an
+    old message again (a visibility timeout, a restarted worker) must not cut a backoff short.
+    """
+    now = timezone.now()
     return (
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.SENDING, claimed_at=timezone.now()
-        )
+        Delivery.objects.filter(
+            Q(pk=delivery_id, status=Delivery.Status.PENDING)
+            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        ).update(status=Delivery.Status.SENDING, claimed_at=now)
         == 1
     )
 
@@ -164,7 +170,11 @@ def disable_gone_webhook(*, subscription_id: int, status_code: int) -> None:
 
 @transaction.atomic
 def redeliver(*, delivery: Delivery, actor, source_ip: str | None = None) -> Delivery:
-    """The webhook's owner asks for one delivery again. It keeps its webhook-id."""
+    """The webhook's owner asks for a sent or dead delivery again, with the same webhook-id.
+
+    Refuses someone else's delivery, a webhook that is off, and a delivery still on its way.
+    After commit a task sends it; it gets the whole retry schedule again.
+    """
     from portal.notices.tasks import send_deliveries_task
 
     delivery = (
@@ -181,7 +191,10 @@ def redeliver(*, delivery: Delivery, actor, source_ip: str | None = None) -> Del
     delivery.status = Delivery.Status.PENDING
     delivery.next_attempt_at = timezone.now()
     delivery.last_error = ""
-    delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
+    # A new round with the full retry schedule: a delivery that was dead would otherwise get
+    # one attempt and be given up (and its owner mailed) again at once.
+    delivery.attempts = 0
+    delivery.save(update_fields=["status", "next_attempt_at", "last_error", "attempts"])
     record_event(
         actor=actor, action="delivery.redelivered", obj=delivery, source_ip=source_ip
     )
