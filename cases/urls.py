@@ -33,4 +33,9 @@ urlpatterns = [
     ),
     path("<uuid:public_id>/withdraw/", views.withdraw, name="withdraw"),
     path("<uuid:public_id>/handover/", views.draft_handover, name="draft-handover"),
+    path(
+        "<uuid:public_id>/handover/consent/<uuid:revision_id>/",
+        views.consent_to_revision,
+        name="consent-to-revision",
+    ),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -79,6 +80,8 @@ def _detail(request, case, status=200, **forms):
         "caseworkers": case.caseworkers.all(),
         "access_log": _access_log(case, may_work=may_work, is_maintainer=is_maintainer),
         "handovers": case.handovers.select_related("notice") if may_work else [],
+        "consent_requests": services.consent_requests(case) if is_maintainer else [],
+        "objection_days": settings.NOTICE_OBJECTION_DAYS,
         "message_form": forms.get("message_form") or MessageForm(),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
         "status_form": forms.get("status_form")
@@ -409,3 +412,26 @@ def draft_handover(request, public_id):
     return render(
         request, "cases/handover_form.html", {"case": case, "form": form}, status=status
     )
+
+
+@login_required
+@require_POST
+def consent_to_revision(request, public_id, revision_id):
+    case = access.get_case_for(request.user, public_id)
+    try:
+        services.consent_to_notice_revision(
+            case=case,
+            revision_public_id=revision_id,
+            actor=request.user,
+            source_ip=client_ip(request),
+        )
+    except Refused as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            "Your consent is recorded. When a second caseworker approves the revision it takes "
+            "effect at once.",
+        )
+    return redirect("cases:detail", case.public_id)

@@ -24,7 +24,7 @@ from portal.accounts.roles import is_caseworker
 from portal.audit.services import record_event
 from portal.lib.errors import Refused
 from portal.notices.content import NoticeContent
-from portal.notices.services import draft_notice
+from portal.notices.services import draft_notice, record_consent
 from portal.projects.models import Maintainership, Project
 
 VIEW = "cases.view_case"
@@ -298,6 +298,44 @@ def draft_handover(
     handover = CaseHandover.objects.create(case=case, notice=notice)
     timeline(case, actor, CaseEvent.Kind.HANDOVER_DRAFTED)
     return handover
+
+
+@transaction.atomic
+def consent_to_notice_revision(
+    *, case: Case, revision_public_id, actor, source_ip: str | None = None
+):
+    """The case's maintainer consents to a revision of the notice drafted from their case.
+
+    Recorded consent lets a revision that adds a steward, key or release channel take effect
+    when it is approved, instead of after the public objection period. Refuses anyone but the
+    case's own maintainers, and revisions of notices drafted from other cases.
+    """
+    from portal.notices.models import NoticeRevision
+
+    case = lock(case)
+    if not (
+        actor.pk == case.opened_by_id
+        or case.co_maintainers.filter(pk=actor.pk).exists()
+    ):
+        raise Refused("Only the case's maintainers can consent to its handover notice.")
+    # SECURITY: only a revision of a notice drafted from this very case; one filter(Q) keeps the
+    # join to this case's handovers.
+    revision = NoticeRevision.objects.filter(
+        public_id=revision_public_id, notice__in=case.handovers.values("notice")
+    ).first()
+    if revision is None:
+        raise Refused("That revision is not of a notice drafted from this case.")
+    return record_consent(revision=revision, actor=actor, source_ip=source_ip)
+
+
+def consent_requests(case: Case):
+    """Revisions of this case's notices that await approval, for its maintainers to consent to."""
+    from portal.notices.models import NoticeRevision
+
+    return NoticeRevision.objects.filter(
+        notice__in=case.handovers.values("notice"),
+        state=NoticeRevision.State.AWAITING_APPROVAL,
+    ).select_related("notice", "consent_recorded_by")
 
 
 def record_case_viewed(*, case: Case, actor, source_ip: str | None) -> None:
