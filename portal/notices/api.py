@@ -297,25 +297,35 @@ class NoticeList(PublicAPIView):
             purl=purl or "",
             project=(_single(request, "project") or "").strip()[:120],
             modified_since=_timestamp(request, "modified_since"),
-        ).select_related("latest_revision__notice")
+        ).only(
+            # Only what a list item shows: the revision's `content` JSON is not decoded.
+            "id",
+            "reference",
+            "modified_at",
+            "latest_revision__number",
+            "latest_revision__document",
+        )
         paginator = self.pagination_class()
         page_size = _integer(request, "page_size", required=False, minimum=1)
         if page_size is not None and page_size > LIST_MAX_PAGE_SIZE:
             raise BadParameter("page_size", f"At most {LIST_MAX_PAGE_SIZE}.")
         page = paginator.paginate_queryset(notices, request, view=self)
+        # One reverse() for the page, not two per item: ids are [A-Z0-9-], safe in a path.
+        base = request.build_absolute_uri(reverse("api:notices"))
         return paginator.get_paginated_response(
-            [self._item(request, notice) for notice in page]
+            [self._item(base, notice) for notice in page]
         )
 
     @staticmethod
-    def _item(request, notice: HandoverNotice) -> dict:
+    def _item(base: str, notice: HandoverNotice) -> dict:
         revision = notice.latest_revision
+        url = f"{base}/{notice.reference}/revisions/{revision.number}"
         return {
             "id": notice.reference,
             "revision": revision.number,
             "document": json.loads(bytes(revision.document)),
-            "document_url": _document_url(request, revision),
-            "signature_url": _signature_url(request, revision),
+            "document_url": url,
+            "signature_url": f"{url}/signature",
         }
 
 
