@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from portal import views
 from portal.accounts.views import admin_login
@@ -16,7 +16,11 @@ urlpatterns = [
     path("projects/", include("portal.projects.urls")),
     path("cases/", include("cases.urls")),
     path("notices/osv.zip", osv_views.osv_archive, name="osv_archive"),
-    path("notices/<str:reference>/osv.json", osv_views.notice_osv, name="notice_osv"),
+    re_path(
+        r"^notices/(?P<reference>[A-Za-z0-9-]{1,16})/osv\.json$",
+        osv_views.notice_osv,
+        name="notice_osv",
+    ),
     path("notices/", include("portal.notices.urls")),
     path("roster/", include("portal.roster.urls")),
     path("admin/", admin.site.urls),

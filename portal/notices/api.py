@@ -13,7 +13,6 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse, HttpResponseNotModified
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -85,9 +84,6 @@ def with_etag(request, response):
         response.render()
     etag = f'"{hashlib.sha256(response.content).hexdigest()}"'
     response["ETag"] = etag
-    # A cursor or filter changes the body; the URL already carries them, so only the
-    # negotiation headers vary.
-    patch_vary_headers(response, ["Accept"])
     candidates = parse_etags(request.headers.get("If-None-Match", ""))
     # If-None-Match uses the weak comparison (RFC 9110, 13.1.2): W/"x" matches "x".
     if "*" in candidates or etag in {c.removeprefix("W/") for c in candidates}:
@@ -115,9 +111,9 @@ class PublicAPIView(APIView):
 def _only(request, allowed: set[str]) -> None:
     for name in request.query_params:
         if name not in allowed:
+            takes = ", ".join(sorted(allowed)) or "no parameters"
             raise BadParameter(
-                name,
-                f"Unknown parameter; this endpoint takes {', '.join(sorted(allowed))}.",
+                name[:40], f"Unknown parameter; this endpoint takes {takes}."
             )
 
 
@@ -127,6 +123,9 @@ def _single(request, name: str) -> str | None:
         return None
     if len(values) > 1:
         raise BadParameter(name, "Give this parameter once.")
+    # PostgreSQL refuses NUL in text; no parameter here has any use for control characters.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in values[0]):
+        raise BadParameter(name, "Control characters are not allowed.")
     return values[0]
 
 
@@ -145,8 +144,10 @@ def _integer(request, name: str, *, required: bool, minimum: int = 0) -> int | N
         if required:
             raise BadParameter(name, "This parameter is required.")
         return None
-    if not value.isascii() or not value.isdigit() or len(value) > 12:
+    if not value.isascii() or not value.isdigit():
         raise BadParameter(name, f"“{value[:40]}” is not a whole number.")
+    if len(value) > 12:
+        raise BadParameter(name, "Too large.")
     number = int(value)
     if number < minimum:
         raise BadParameter(name, f"Must be at least {minimum}.")
@@ -296,25 +297,35 @@ class NoticeList(PublicAPIView):
             purl=purl or "",
             project=(_single(request, "project") or "").strip()[:120],
             modified_since=_timestamp(request, "modified_since"),
-        ).select_related("latest_revision__notice")
+        ).only(
+            # Only what a list item shows: the revision's `content` JSON is not decoded.
+            "id",
+            "reference",
+            "modified_at",
+            "latest_revision__number",
+            "latest_revision__document",
+        )
         paginator = self.pagination_class()
         page_size = _integer(request, "page_size", required=False, minimum=1)
         if page_size is not None and page_size > LIST_MAX_PAGE_SIZE:
             raise BadParameter("page_size", f"At most {LIST_MAX_PAGE_SIZE}.")
         page = paginator.paginate_queryset(notices, request, view=self)
+        # One reverse() for the page, not two per item: ids are [A-Z0-9-], safe in a path.
+        base = request.build_absolute_uri(reverse("api:notices"))
         return paginator.get_paginated_response(
-            [self._item(request, notice) for notice in page]
+            [self._item(base, notice) for notice in page]
         )
 
     @staticmethod
-    def _item(request, notice: HandoverNotice) -> dict:
+    def _item(base: str, notice: HandoverNotice) -> dict:
         revision = notice.latest_revision
+        url = f"{base}/{notice.reference}/revisions/{revision.number}"
         return {
             "id": notice.reference,
             "revision": revision.number,
             "document": json.loads(bytes(revision.document)),
-            "document_url": _document_url(request, revision),
-            "signature_url": _signature_url(request, revision),
+            "document_url": url,
+            "signature_url": f"{url}/signature",
         }
 
 

@@ -150,6 +150,8 @@ def test_modified_since_keeps_notices_revised_after_that_time(client, three_noti
         ("page_size=1000", "page_size"),
         ("page_size=ten", "page_size"),
         ("sort=project", "sort"),
+        ("project=tiny%00zip", "project"),
+        ("purl=pkg:pypi/tiny%00zip", "purl"),
     ],
 )
 def test_malformed_filters_get_400_naming_the_parameter(
@@ -483,6 +485,7 @@ def test_consistency_proof_verifies_between_two_checkpoints(client, logged):
         ("/api/v1/log/proof/consistency?first=1&second=99", "second"),
         ("/api/v1/log/proof/consistency?first=1&second=99999999999999", "second"),
         ("/api/v1/log/checkpoint?size=1", "size"),
+        ("/api/v1/log/proof/inclusion?notice=HN%00&revision=1", "notice"),
     ],
 )
 def test_bad_log_parameters_get_a_json_400(client, logged, path, fragment):

@@ -115,3 +115,14 @@ def test_guidance_markup_is_escaped_in_the_feed(client, caseworker, second_casew
     feed, response = _parse(client, "/notices/feed.atom")
     assert feed.bozo == 0
     assert b"<script>" not in response.content
+
+
+@pytest.mark.parametrize("size", [2, 8])
+def test_feed_queries_do_not_grow_with_the_number_of_notices(
+    client, caseworker, second_caseworker, django_assert_max_num_queries, size
+):
+    for n in range(size):
+        publish(caseworker, second_caseworker, project_name=f"lib{n}")
+    with django_assert_max_num_queries(1):
+        feed, _ = _parse(client, "/notices/feed.atom")
+    assert len(feed.entries) == size

@@ -67,6 +67,7 @@ def test_osv_record_follows_the_latest_revision_and_marks_a_withdrawal(
 def test_unknown_notice_has_no_osv_record(client, notice):
     assert client.get("/notices/HN-2026-9999/osv.json").status_code == 404
     assert client.get("/api/v1/notices/HN-2026-9999/osv").status_code == 404
+    assert client.get("/notices/HN%00/osv.json").status_code == 404
 
 
 def _archive(client) -> dict[str, bytes]:
