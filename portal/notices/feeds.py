@@ -29,7 +29,7 @@ class NoticeFeed(Feed):
         return reverse("notices:feed")
 
     def notices(self, obj):
-        return published_notices()
+        return published_notices().defer("latest_revision__content")
 
     def items(self, obj=None):
         return list(self.notices(obj)[:FEED_SIZE])
@@ -83,11 +83,13 @@ class EcosystemFeed(NoticeFeed):
         return reverse("notices:feed_ecosystem", args=[obj])
 
     def notices(self, obj):
-        return filter_notices(published_notices(), ecosystem=obj)
+        return filter_notices(super().notices(obj), ecosystem=obj)
 
 
 class ProjectFeed(NoticeFeed):
     def get_object(self, request, project):
+        if len(project) > 120 or not project.isprintable():
+            raise Http404("No such project.")
         return project
 
     def title(self, obj):
@@ -97,4 +99,4 @@ class ProjectFeed(NoticeFeed):
         return reverse("notices:feed_project", args=[obj])
 
     def notices(self, obj):
-        return filter_notices(published_notices(), project=obj)
+        return filter_notices(super().notices(obj), project=obj)

@@ -17,7 +17,20 @@ class RevisionNumber:
         return str(value)
 
 
+class NoticeId:
+    """HN-YYYY-NNNN; anything else (control characters included) never reaches a view."""
+
+    regex = r"HN-[0-9]{4}-[0-9]{4,6}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return str(value)
+
+
 register_converter(RevisionNumber, "revision")
+register_converter(NoticeId, "notice")
 
 urlpatterns = [
     path("", views.notice_list, name="list"),
@@ -42,20 +55,20 @@ urlpatterns = [
     path("review/", views.review_list, name="review"),
     path("review/<uuid:public_id>/approve/", views.approve, name="approve"),
     path("review/<uuid:public_id>/discard/", views.discard, name="discard"),
-    path("<str:reference>/", views.notice_detail, name="detail"),
-    path("<str:reference>/revise/", views.revise, name="revise"),
+    path("<notice:reference>/", views.notice_detail, name="detail"),
+    path("<notice:reference>/revise/", views.revise, name="revise"),
     path(
-        "<str:reference>/revisions/<revision:number>.json",
+        "<notice:reference>/revisions/<revision:number>.json",
         views.revision_document,
         name="revision_document",
     ),
     path(
-        "<str:reference>/revisions/<revision:number>.json.sig",
+        "<notice:reference>/revisions/<revision:number>.json.sig",
         views.revision_signature,
         name="revision_signature",
     ),
     path(
-        "<str:reference>/revisions/<int:number>/object/",
+        "<notice:reference>/revisions/<int:number>/object/",
         views.object_to_revision,
         name="object",
     ),

@@ -33,6 +33,8 @@ def notice_list(request):
     status = request.GET.get("status", "")
     ecosystem = request.GET.get("ecosystem", "")
     query = request.GET.get("q", "").strip()[:120]
+    if not query.isprintable():
+        query = ""
     if status not in {"", *selectors.PUBLIC_STATUSES}:
         status = ""
     if ecosystem not in {"", *Ecosystem.values}:

@@ -192,7 +192,9 @@ def fetch_notice(
     body = _download(url, timeout=timeout, what=f"notice {notice_id}")
     signature = _download(f"{url}.sig", timeout=timeout, what="the notice's signature")
     allowed_url = f"{portal_url.rstrip('/')}/.well-known/steady/allowed_signers"
-    allowed_text = _download(allowed_url, timeout=timeout, what="the allowed signers file")
+    allowed_text = _download(
+        allowed_url, timeout=timeout, what="the allowed signers file"
+    )
     # SECURITY: the one place a downloaded notice is accepted: only with a valid signature by a
     # foundation key, valid when the revision was published (keys rotate; old ones stay listed
     # with their validity period).
@@ -221,7 +223,9 @@ def _download(url: str, *, timeout: float, what: str) -> bytes:
     return body
 
 
-def _check_signature(body: bytes, signature: bytes, allowed_text: bytes, *, source: str):
+def _check_signature(
+    body: bytes, signature: bytes, allowed_text: bytes, *, source: str
+):
     try:
         published = json.loads(body)["modified"]
         at = datetime.datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(

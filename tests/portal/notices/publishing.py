@@ -61,4 +61,3 @@ def revise(
     revision = services.approve_revision(revision=revision, actor=approver)
     revision.notice.refresh_from_db()
     return revision
-

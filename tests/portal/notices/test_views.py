@@ -49,7 +49,6 @@ def test_detail_shows_a_published_notice(client, published_notice):
     )
     assert "Only releases signed by the interim steward" in html
     assert "stella-ruiz" in html
-    revision = published_notice.current_revision
     assert f"/notices/{published_notice.reference}/revisions/1.json" in html
 
 
@@ -358,3 +357,18 @@ def test_approving_a_published_notice_is_404(published_notice, unassigned_casewo
     assert response.status_code == 404
     published_notice.refresh_from_db()
     assert published_notice.latest_revision.approved_by != unassigned_caseworker
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/notices/HN%00/",
+        "/notices/HN-2026-0001%00/revisions/1.json",
+        "/notices/?q=a%00b",
+        "/notices/project/a%00b/feed.atom",
+        "/notices/project/" + "x" * 200 + "/feed.atom",
+    ],
+)
+def test_control_characters_in_a_url_are_a_404_or_ignored_never_a_500(client, path):
+    response = client.get(path)
+    assert response.status_code in (200, 404)
