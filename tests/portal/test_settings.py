@@ -1,5 +1,6 @@
 """Start-up refuses unsafe or unparsable configuration (run in a fresh interpreter each time)."""
 
+import base64
 import os
 import subprocess
 import sys
@@ -40,14 +41,57 @@ REAL_MASTER_KEY = "7:" + "k" * 43
 SHARED_CACHE = "redis://127.0.0.1:6379/1"
 
 
+REAL_SIGNING_KEY = "2026-01-01:" + base64.b64encode(b"r" * 32).decode()
+
+
 def test_a_real_secret_key_starts_with_debug_off():
+    result = _start(
+        DEBUG="false",
+        SECRET_KEY="x" * 60,
+        CASE_MASTER_KEYS=REAL_MASTER_KEY,
+        NOTICE_SIGNING_KEYS=REAL_SIGNING_KEY,
+        CACHE_URL=SHARED_CACHE,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_development_signing_key_is_refused_when_debug_is_off():
     result = _start(
         DEBUG="false",
         SECRET_KEY="x" * 60,
         CASE_MASTER_KEYS=REAL_MASTER_KEY,
         CACHE_URL=SHARED_CACHE,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode != 0
+    assert "NOTICE_SIGNING_KEYS contains the development signing key" in result.stderr
+
+
+def test_webhooks_to_loopback_are_refused_when_debug_is_off():
+    result = _start(
+        DEBUG="false",
+        SECRET_KEY="x" * 60,
+        CASE_MASTER_KEYS=REAL_MASTER_KEY,
+        NOTICE_SIGNING_KEYS=REAL_SIGNING_KEY,
+        CACHE_URL=SHARED_CACHE,
+        WEBHOOK_ALLOW_LOOPBACK="true",
+    )
+    assert result.returncode != 0
+    assert "WEBHOOK_ALLOW_LOOPBACK is on while DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NOTICE_SIGNING_KEYS", "nodate"),
+        ("NOTICE_SIGNING_KEYS", "2026-01-01:tooshort"),
+        ("NOTICE_SIGNING_KEYS", "2027-01-01..2026-01-01:" + "A" * 43 + "="),
+        ("NOTICE_SIGNER_IDENTITY", "two words"),
+    ],
+)
+def test_bad_notice_signing_settings_are_refused(name, value):
+    result = _start(**{name: value})
+    assert result.returncode != 0
+    assert f"{name} is not valid" in result.stderr
 
 
 def test_development_master_key_is_refused_when_debug_is_off():
