@@ -11,7 +11,11 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.lib.crypto import MasterKeyError, parse_master_keys
-from portal.lib.sshsig import SigningKeyError, parse_signing_keys
+from portal.lib.sshsig import (
+    SigningKeyError,
+    check_signer_identity,
+    parse_signing_keys,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -322,7 +326,9 @@ DELIVERY_MAX_ATTEMPTS = _env(env.int, "DELIVERY_MAX_ATTEMPTS", default=8)
 # each with the period it is valid in; the first signs, the others stay in allowed_signers.
 # Make one with `python manage.py generate_signing_key`.
 DEVELOPMENT_SIGNING_KEY = "2026-01-01:c3RlYWR5LWRldmVsb3BtZW50LW5vdGljZS1zaWduaW4="  # noqa: S105
-_signing_keys_text = _env(env.str, "NOTICE_SIGNING_KEYS", default=DEVELOPMENT_SIGNING_KEY)
+_signing_keys_text = _env(
+    env.str, "NOTICE_SIGNING_KEYS", default=DEVELOPMENT_SIGNING_KEY
+)
 try:
     NOTICE_SIGNING_KEYS = parse_signing_keys(_signing_keys_text)
 except SigningKeyError as exc:
@@ -338,6 +344,12 @@ if not DEBUG and DEVELOPMENT_SIGNING_KEY.split(":", 1)[1] in _signing_keys_text:
 NOTICE_SIGNER_IDENTITY = _env(
     env.str, "NOTICE_SIGNER_IDENTITY", default="notices@steady.localhost"
 )
+try:
+    check_signer_identity(NOTICE_SIGNER_IDENTITY)
+except SigningKeyError as exc:
+    raise ImproperlyConfigured(
+        f"Environment variable NOTICE_SIGNER_IDENTITY is not valid: {exc}"
+    ) from exc
 NOTICE_LOG_ORIGIN = _env(
     env.str, "NOTICE_LOG_ORIGIN", default="steady.localhost/notices-log"
 )
@@ -345,7 +357,9 @@ NOTICE_LOG_ORIGIN = _env(
 # recorded consent waits before it takes effect.
 NOTICE_OBJECTION_DAYS = _env(env.int, "NOTICE_OBJECTION_DAYS", default=21)
 # A claim older than this belongs to a worker that died mid-send (sends are killed at 300 s).
-DELIVERY_STALE_CLAIM_SECONDS = _env(env.int, "DELIVERY_STALE_CLAIM_SECONDS", default=900)
+DELIVERY_STALE_CLAIM_SECONDS = _env(
+    env.int, "DELIVERY_STALE_CLAIM_SECONDS", default=900
+)
 WEBHOOK_TIMEOUT = _env(env.float, "WEBHOOK_TIMEOUT", default=15.0)
 # Tests only: let webhooks reach 127.0.0.1 and trust a test CA. Never set these in production.
 WEBHOOK_ALLOW_LOOPBACK = _env(env.bool, "WEBHOOK_ALLOW_LOOPBACK", default=False)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cases.models import Case, Category, Urgency
 from portal.accounts.models import User
-from portal.notices.models import HandoverNotice, Subscription
+from portal.notices.models import Subscription
 from portal.projects.models import Ecosystem, Maintainership, Project
 
 PASSWORD = "correct horse battery staple"
@@ -83,29 +83,6 @@ class CaseFactory(factory.django.DjangoModelFactory):
         )
         if create:
             self.save(update_fields=["wrapped_key", "key_version", "narrative_sealed"])
-
-
-class HandoverNoticeFactory(factory.django.DjangoModelFactory):
-    """A notice awaiting approval. Publish it with `portal.notices.services.approve_notice`."""
-
-    class Meta:
-        model = HandoverNotice
-
-    public_id = factory.LazyFunction(uuid.uuid4)
-    project_name = factory.Sequence(lambda n: f"noticed-project-{n}")
-    ecosystem = Ecosystem.PYPI
-    repository_url = factory.LazyAttribute(
-        lambda o: f"https://github.com/example/{o.project_name}"
-    )
-    purls = factory.LazyAttribute(lambda o: [f"pkg:pypi/{o.project_name}"])
-    window_start = factory.LazyFunction(datetime.date.today)
-    window_end = None
-    steward_name = "Stella Ruiz"
-    steward_handle = "@stella-ruiz"
-    guidance = (
-        "Only releases signed by the interim steward are expected in this window."
-    )
-    drafted_by = factory.SubFactory(UserFactory)
 
 
 class SubscriptionFactory(factory.django.DjangoModelFactory):

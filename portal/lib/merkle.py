@@ -34,6 +34,28 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     return _subtree_root(leaf_hashes, 0, len(leaf_hashes))
 
 
+def prefix_roots(leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    """The root of every prefix of the log: element k-1 is the root of the first k leaves.
+
+    O(n log n) in all, for checking every stored checkpoint against the leaves in one pass.
+    """
+    # The perfect subtrees covering the prefix so far, largest first, as (leaf count, hash).
+    # Folding them from the right gives MTH, because RFC 6962 splits at the largest power of
+    # two, which is exactly this binary decomposition.
+    stack: list[tuple[int, bytes]] = []
+    roots = []
+    for leaf in leaf_hashes:
+        stack.append((1, leaf))
+        while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
+            (size, right), (_, left) = stack.pop(), stack.pop()
+            stack.append((size * 2, node_hash(left, right)))
+        result = stack[-1][1]
+        for _, left in reversed(stack[:-1]):
+            result = node_hash(left, result)
+        roots.append(result)
+    return roots
+
+
 def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """PATH(index, D[n]): the audit path from leaf `index` up to the root, nearest first."""
     size = len(leaf_hashes)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -100,6 +100,11 @@ class FoundationKey:
     def fingerprint(self) -> str:
         return fingerprint(self.public_key)
 
+    def is_valid_at(self, at: datetime) -> bool:
+        if at < self.valid_after:
+            return False
+        return self.valid_before is None or at <= self.valid_before
+
     def allowed_signer(self, identity: str) -> AllowedSigner:
         return AllowedSigner(
             principals=(identity,),
@@ -163,11 +168,43 @@ def parse_signing_keys(text: str) -> list[FoundationKey]:
     return keys
 
 
+def current_signing_key(keys: Sequence[FoundationKey], at: datetime) -> FoundationKey:
+    """The key to sign with at `at`: the first configured key, provided it is valid then.
+
+    Refuses rather than sign with a key outside its validity period, since stock ssh-keygen
+    would reject every such signature.
+    """
+    if not keys:
+        raise SigningKeyError("no notice signing key is configured")
+    key = keys[0]
+    if not key.is_valid_at(at):
+        until = f" until {key.valid_before.isoformat()}" if key.valid_before else ""
+        raise SigningKeyError(
+            f"the current notice signing key {key.fingerprint} is valid from "
+            f"{key.valid_after.isoformat()}{until}, not at {at.astimezone(UTC).isoformat()}; "
+            "put a key valid now first in NOTICE_SIGNING_KEYS"
+        )
+    return key
+
+
 def generate_signing_key(valid_after: date | None = None) -> str:
     """A new NOTICE_SIGNING_KEYS entry, `YYYY-MM-DD:<base64 seed>`, valid from today (UTC)."""
     start = valid_after or datetime.now(UTC).date()
     seed = base64.b64encode(secrets.token_bytes(_SEED_BYTES)).decode("ascii")
     return f"{start.isoformat()}:{seed}"
+
+
+def check_signer_identity(identity: str) -> None:
+    """Refuse an identity that ssh-keygen would read as a pattern list or split in two."""
+    if (
+        not isinstance(identity, str)
+        or not identity
+        or any(char in _PRINCIPAL_SPECIALS for char in identity)
+    ):
+        raise SigningKeyError(
+            f"signer identity {identity!r} must be one word without spaces, commas, quotes "
+            "or pattern characters (* ? !)"
+        )
 
 
 def allowed_signers(identity: str, keys: Iterable[FoundationKey]) -> str:
@@ -176,7 +213,7 @@ def allowed_signers(identity: str, keys: Iterable[FoundationKey]) -> str:
     Every line names `identity`, limits the key to the foundation's namespaces and carries its
     validity period in UTC.
     """
-    _check_principal(identity)
+    check_signer_identity(identity)
     lines = []
     for key in keys:
         options = [f'namespaces="{",".join(FOUNDATION_NAMESPACES)}"']
@@ -375,7 +412,7 @@ def _load_public_blob(blob: bytes) -> PublicKey:
     line = f"{key_type} {base64.b64encode(blob).decode('ascii')}".encode()
     try:
         key = serialization.load_ssh_public_key(line)
-    except (ValueError, TypeError, serialization.UnsupportedAlgorithm) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise SignatureError(
             f"unsupported or malformed signing key ({key_type})"
         ) from exc
@@ -467,14 +504,6 @@ def _decode_seed(encoded: str, number: int) -> bytes:
             f"{len(seed)} bytes"
         )
     return seed
-
-
-def _check_principal(identity: str) -> None:
-    if not identity or any(char in _PRINCIPAL_SPECIALS for char in identity):
-        raise SigningKeyError(
-            f"signer identity {identity!r} must be one word without spaces, commas, quotes "
-            "or pattern characters (* ? !)"
-        )
 
 
 def _ssh_time(moment: datetime) -> str:

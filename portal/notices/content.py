@@ -371,7 +371,9 @@ def parse_stewards(text: str) -> tuple[Steward, ...]:
                     forge_accounts=tuple(
                         normalize_forge_account(f) for f in _csv(forges)
                     ),
-                    key_fingerprints=tuple(normalize_fingerprint(k) for k in _csv(keys)),
+                    key_fingerprints=tuple(
+                        normalize_fingerprint(k) for k in _csv(keys)
+                    ),
                 )
             )
         except ContentError as exc:

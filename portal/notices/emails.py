@@ -18,7 +18,11 @@ def _absolute(path: str) -> str:
 
 
 def _message(
-    name: str, context: dict, to: list[str], headers: dict | None = None, connection=None
+    name: str,
+    context: dict,
+    to: list[str],
+    headers: dict | None = None,
+    connection=None,
 ) -> EmailMultiAlternatives:
     subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
     message = EmailMultiAlternatives(
@@ -91,6 +95,8 @@ def objection_email(objection: Objection) -> EmailMultiAlternatives | None:
     context = {
         "reference": revision.notice.reference,
         "number": revision.number,
-        "notice_url": _absolute(reverse("notices:detail", args=[revision.notice.reference])),
+        "notice_url": _absolute(
+            reverse("notices:detail", args=[revision.notice.reference])
+        ),
     }
     return _message("notice_objection", context, caseworkers)

@@ -18,18 +18,21 @@ class SubscriptionFilterMixin(forms.Form):
         label="Which notices",
         choices=Subscription.Filter.choices,
         initial=Subscription.Filter.ALL,
+        required=False,
     )
     filter_value = forms.CharField(
         label="Ecosystem, project or package URL",
         max_length=300,
         required=False,
         help_text="For one ecosystem: its code (pypi, npm, cargo, …). For one project: its name. "
-        "For one package: its purl, e.g. pkg:pypi/tinyzip.",
+        "For one package: its purl, e.g. pkg:pypi/requests.",
     )
 
     def clean(self):
         data = super().clean()
-        kind, value = data.get("filter_kind"), (data.get("filter_value") or "").strip()
+        kind = data.get("filter_kind") or Subscription.Filter.ALL
+        value = (data.get("filter_value") or "").strip()
+        data["filter_kind"] = kind
         if kind == Subscription.Filter.ALL:
             data["filter_value"] = ""
         elif not value:
@@ -235,7 +238,9 @@ class NoticeContentForm(forms.Form):
             "window_end": content.window_end,
             "scope": list(content.scope),
             "stewards": c.stewards_as_text(content.stewards),
-            "authorized_identities": c.identities_as_text(content.authorized_identities),
+            "authorized_identities": c.identities_as_text(
+                content.authorized_identities
+            ),
             "release_channels": "\n".join(content.release_channels),
             "releases": c.releases_as_text(content.releases),
             "guidance": content.guidance,

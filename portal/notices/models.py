@@ -88,7 +88,9 @@ class NoticePackage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["notice", "purl"], name="notice_package_once"),
+            models.UniqueConstraint(
+                fields=["notice", "purl"], name="notice_package_once"
+            ),
         ]
 
     def __str__(self) -> str:

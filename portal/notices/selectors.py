@@ -92,16 +92,16 @@ def get_webhook_for(owner, public_id) -> Subscription:
 
 
 def deliveries_of(subscription: Subscription) -> QuerySet[Delivery]:
-    return (
-        subscription.deliveries.select_related("revision__notice")
-        .order_by("-created_at")
+    return subscription.deliveries.select_related("revision__notice").order_by(
+        "-created_at"
     )
 
 
 def get_delivery_for(owner, public_id) -> Delivery:
     return get_object_or_404(
         Delivery.objects.filter(
-            subscription__owner=owner, subscription__channel=Subscription.Channel.WEBHOOK
+            subscription__owner=owner,
+            subscription__channel=Subscription.Channel.WEBHOOK,
         ).select_related("subscription"),
         public_id=public_id,
     )

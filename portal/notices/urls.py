@@ -22,7 +22,11 @@ register_converter(RevisionNumber, "revision")
 urlpatterns = [
     path("", views.notice_list, name="list"),
     path("feed.atom", feeds.NoticeFeed(), name="feed"),
-    path("ecosystem/<str:ecosystem>/feed.atom", feeds.EcosystemFeed(), name="feed_ecosystem"),
+    path(
+        "ecosystem/<str:ecosystem>/feed.atom",
+        feeds.EcosystemFeed(),
+        name="feed_ecosystem",
+    ),
     path("project/<str:project>/feed.atom", feeds.ProjectFeed(), name="feed_project"),
     path("subscribe/", views.subscribe, name="subscribe"),
     path("subscribe/confirm/<str:token>/", views.confirm_subscription, name="confirm"),
@@ -34,9 +38,7 @@ urlpatterns = [
         views.webhook_action,
         name="webhook_action",
     ),
-    path(
-        "deliveries/<uuid:public_id>/redeliver/", views.redeliver, name="redeliver"
-    ),
+    path("deliveries/<uuid:public_id>/redeliver/", views.redeliver, name="redeliver"),
     path("review/", views.review_list, name="review"),
     path("review/<uuid:public_id>/approve/", views.approve, name="approve"),
     path("review/<uuid:public_id>/discard/", views.discard, name="discard"),

@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -51,6 +52,7 @@ def notice_list(request):
             "query": query,
             "statuses": HandoverNotice.Status.choices[1:],
             "ecosystems": Ecosystem.choices,
+            "signer_identity": settings.NOTICE_SIGNER_IDENTITY,
         },
     )
 
@@ -80,6 +82,7 @@ def notice_detail(request, reference):
             "pending": [(r, _document(r)) for r in pending],
             "objection_form": ObjectionForm() if pending else None,
             "is_caseworker": caseworker,
+            "signer_identity": settings.NOTICE_SIGNER_IDENTITY,
             "objections": (
                 [o for r in pending for o in r.objections.all()] if caseworker else []
             ),
@@ -109,7 +112,9 @@ def revision_document(request, reference, number):
 @require_GET
 def revision_signature(request, reference, number):
     revision = selectors.get_published_revision(reference, number)
-    response = HttpResponse(revision.signature, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(
+        revision.signature, content_type="text/plain; charset=utf-8"
+    )
     response["Content-Disposition"] = (
         f'inline; filename="{reference}-r{revision.number}.json.sig"'
     )
@@ -216,7 +221,10 @@ def review_list(request, status=200):
     return render(
         request,
         "notices/notice_review.html",
-        {"revisions": selectors.revisions_awaiting_approval()},
+        {
+            "revisions": selectors.revisions_awaiting_approval(),
+            "objection_days": settings.NOTICE_OBJECTION_DAYS,
+        },
         status=status,
     )
 
@@ -224,7 +232,9 @@ def review_list(request, status=200):
 @caseworker_required
 @require_POST
 def approve(request, public_id):
-    revision = get_object_or_404(selectors.revisions_awaiting_approval(), public_id=public_id)
+    revision = get_object_or_404(
+        selectors.revisions_awaiting_approval(), public_id=public_id
+    )
     try:
         revision = services.approve_revision(
             revision=revision, actor=request.user, source_ip=client_ip(request)
@@ -253,7 +263,9 @@ def approve(request, public_id):
 @caseworker_required
 @require_POST
 def discard(request, public_id):
-    revision = get_object_or_404(selectors.revisions_awaiting_approval(), public_id=public_id)
+    revision = get_object_or_404(
+        selectors.revisions_awaiting_approval(), public_id=public_id
+    )
     try:
         services.discard_revision(
             revision=revision, actor=request.user, source_ip=client_ip(request)
@@ -387,10 +399,14 @@ def webhook_action(request, public_id, action):
 def redeliver(request, public_id):
     delivery = selectors.get_delivery_for(request.user, public_id)
     try:
-        services.redeliver(delivery=delivery, actor=request.user, source_ip=client_ip(request))
+        services.redeliver(
+            delivery=delivery, actor=request.user, source_ip=client_ip(request)
+        )
     except Refused as exc:
         for message in exc.messages:
             messages.error(request, message)
     else:
-        messages.success(request, "The delivery is queued again, with the same webhook-id.")
+        messages.success(
+            request, "The delivery is queued again, with the same webhook-id."
+        )
     return redirect("notices:webhook", delivery.subscription.public_id)

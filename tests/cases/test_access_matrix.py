@@ -17,20 +17,12 @@ from portal.audit.models import AuditEvent
 from portal.notices.models import HandoverNotice
 from tests.conftest import CANARY_NARRATIVE
 from tests.factories import UserFactory
+from tests.portal.notices.conftest import HANDOVER_FORM  # noqa: E402
 from tests.totp import enrol
 
 pytestmark = pytest.mark.django_db
 
-DRAFT = {
-    "project_name": "tinyzip",
-    "ecosystem": "generic",
-    "repository_url": "https://github.com/example/tinyzip",
-    "purls": "pkg:github/example/tinyzip",
-    "window_start": "2026-12-01",
-    "steward_name": "Stella",
-    "steward_handle": "@stella",
-    "guidance": "Scrutinise releases.",
-}
+DRAFT = HANDOVER_FORM
 
 
 def _upload(setup):

@@ -39,10 +39,12 @@ from portal.notices import services as notice_services
 from portal.notices.models import Delivery, HandoverNotice
 from portal.notices.tokens import make_confirm_token, make_unsubscribe_token
 from tests.factories import SubscriptionFactory, UserFactory
-from tests.totp import enrol
 
 # Real commits, so mail is queued after commit and sent by a real worker to a real SMTP sink.
 # serialized_rollback: the role groups (data-migration rows) come back after the flush.
+from tests.portal.notices.conftest import HANDOVER_FORM  # noqa: E402
+from tests.totp import enrol
+
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 REFUSED_ROLES = [
@@ -56,16 +58,7 @@ REFUSED_ROLES = [
 MAX_SKIPPED = 2
 MAIL_TIMEOUT = 30.0
 
-DRAFT = {
-    "project_name": "tinyzip",
-    "ecosystem": "generic",
-    "repository_url": "https://github.com/example/tinyzip",
-    "purls": "pkg:github/example/tinyzip",
-    "window_start": "2026-12-01",
-    "steward_name": "Stella",
-    "steward_handle": "@stella",
-    "guidance": "Scrutinise releases.",
-}
+DRAFT = HANDOVER_FORM
 
 
 def _canaries() -> dict[str, str]:
@@ -210,11 +203,7 @@ def _candidates(route, name, params, world) -> list[dict[str, str]]:
     choices = {}
     for param in params:
         if param == "public_id":
-            choices[param] = (
-                world["pending_notices"]
-                if name == "notices:approve"
-                else [world["case"].public_id]
-            )
+            choices[param] = world["public_ids"].get(name, [world["case"].public_id])
         elif param == "attachment_id":
             choices[param] = world["attachments"]
         elif param == "object_id" and name == "admin:view_on_site":
@@ -244,10 +233,18 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
     # Subscribed before the approval, so the published notice is delivered to it.
     active = SubscriptionFactory(email="active@example.net")
     pending, published = HandoverNotice.objects.order_by("pk")[:2]
-    published = notice_services.approve_notice(
-        notice=published, actor=second_caseworker
+    notice_services.approve_revision(
+        revision=published.revisions.get(), actor=second_caseworker
     )
+    published.refresh_from_db()
     conflict = services.declare_conflict(actor=caseworker, project=project, reason="x")
+    webhook = SubscriptionFactory(
+        channel="webhook",
+        email="",
+        url="https://hooks.example.net/steady",
+        owner=maintainer,
+        secrets=["whsec_" + "A" * 43 + "="],
+    )
     email = EmailAddress.objects.get(user=maintainer)
     case_events = list(
         AuditEvent.objects.filter(object_id=str(case.public_id)).values_list(
@@ -257,7 +254,16 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
     return {
         "case": case,
         "attachments": attachments,
-        "pending_notices": [pending.public_id],
+        "public_ids": {
+            "notices:approve": [pending.revisions.get().public_id],
+            "notices:discard": [pending.revisions.get().public_id],
+            "notices:webhook": [webhook.public_id],
+            "notices:webhook_action": [webhook.public_id],
+            "notices:redeliver": [
+                delivery.public_id for delivery in Delivery.objects.all()[:1]
+            ]
+            or [uuid.uuid4()],
+        },
         "admin_ids": {
             "cases_case": [case.pk],
             "audit_auditevent": case_events,
@@ -277,6 +283,10 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
             "conflict_id": [conflict.pk],
             "token": [make_confirm_token(waiting), make_unsubscribe_token(active)],
             "reference": [published.reference],
+            "number": [1, "latest"],
+            "ecosystem": ["generic"],
+            "project": [published.project_name],
+            "action": ["rotate", "retire", "remove", "enable"],
             "key": [EmailConfirmationHMAC(email).key],
             "uidb36": [user_pk_to_url_str(maintainer)],
             "content_type_id": [ContentType.objects.get_for_model(Case).pk],

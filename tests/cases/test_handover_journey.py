@@ -5,19 +5,14 @@ from django.urls import reverse
 
 from portal.notices.models import HandoverNotice
 from tests.conftest import CANARY_NARRATIVE
+from tests.portal.notices.conftest import HANDOVER_FORM
 
 pytestmark = pytest.mark.django_db
 
 DRAFT = {
-    "project_name": "tinyzip",
-    "ecosystem": "generic",
-    "repository_url": "https://github.com/example/tinyzip",
+    **HANDOVER_FORM,
     "purls": "pkg:github/example/tinyzip\npkg:deb/debian/tinyzip",
-    "window_start": "2026-12-01",
-    "window_end": "",
-    "steward_name": "Stella Ruiz",
-    "steward_handle": "@stella-ruiz",
-    "guidance": "Only releases tagged by @stella-ruiz are expected.",
+    "guidance": "Only releases tagged by @stella are expected.",
 }
 
 
@@ -39,10 +34,11 @@ def test_drafted_notice_is_published_only_after_a_second_caseworker_approves(
 
     # The drafter cannot approve their own draft.
     client.force_login(caseworker)
-    response = client.post(reverse("notices:approve", args=[notice.public_id]))
+    revision = notice.revisions.get()
+    response = client.post(reverse("notices:approve", args=[revision.public_id]))
     assert response.status_code == 400
     assert (
-        "You drafted this notice; another caseworker must approve it."
+        "You drafted this revision; another caseworker must approve it."
         in response.content.decode()
     )
     notice.refresh_from_db()
@@ -51,11 +47,11 @@ def test_drafted_notice_is_published_only_after_a_second_caseworker_approves(
     # A second caseworker approves: published, with a reference, visible to everyone.
     client.force_login(second_caseworker)
     response = client.post(
-        reverse("notices:approve", args=[notice.public_id]), follow=True
+        reverse("notices:approve", args=[revision.public_id]), follow=True
     )
     notice.refresh_from_db()
-    assert notice.status == HandoverNotice.Status.PUBLISHED
-    assert notice.approved_by == second_caseworker
+    assert notice.status == HandoverNotice.Status.ACTIVE
+    assert notice.latest_revision.approved_by == second_caseworker
     assert response.redirect_chain[-1][0] == reverse(
         "notices:detail", args=[notice.reference]
     )

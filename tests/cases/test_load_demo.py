@@ -23,7 +23,7 @@ def test_demo_data_loads_once_through_the_services(capsys):
     assert User.objects.filter(groups__name="caseworker").count() == 2
     assert Case.objects.count() == 3
     assert set(HandoverNotice.objects.values_list("status", flat=True)) == {
-        "published",
+        "active",
         "awaiting_approval",
     }
     maya = User.objects.get(email="maya@example.org")

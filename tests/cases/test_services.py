@@ -7,6 +7,7 @@ from cases.states import Status
 from portal.audit.models import AuditEvent
 from portal.lib.errors import Refused
 from tests.conftest import CANARY_NARRATIVE
+from tests.portal.notices.conftest import content  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -161,43 +162,19 @@ def test_maintainer_cannot_change_status(case, maintainer):
 def test_draft_handover_copies_only_typed_fields_into_a_pending_notice(
     case, caseworker
 ):
-    import datetime
 
-    handover = services.draft_handover(
-        case=case,
-        actor=caseworker,
-        project_name="tinyzip",
-        ecosystem="generic",
-        repository_url="https://github.com/example/tinyzip",
-        purls=["pkg:github/example/tinyzip"],
-        window_start=datetime.date(2026, 12, 1),
-        window_end=None,
-        steward_name="Stella",
-        steward_handle="@stella",
-        guidance="Scrutinise releases.",
-    )
+    handover = services.draft_handover(case=case, actor=caseworker, content=content())
     notice = handover.notice
     assert notice.status == "awaiting_approval"
     assert notice.reference is None
-    assert notice.drafted_by == caseworker
+    assert notice.revisions.get().drafted_by == caseworker
     assert CANARY_NARRATIVE not in str(vars(notice))
 
 
 def test_unassigned_caseworker_cannot_draft_a_handover(case, unassigned_caseworker):
-    import datetime
 
     with pytest.raises(Refused, match="caseworkers"):
         services.draft_handover(
-            case=case,
-            actor=unassigned_caseworker,
-            project_name="x",
-            ecosystem="pypi",
-            repository_url="https://example.org/x",
-            purls=["pkg:pypi/x"],
-            window_start=datetime.date(2026, 12, 1),
-            window_end=None,
-            steward_name="S",
-            steward_handle="@s",
-            guidance="g",
+            case=case, actor=unassigned_caseworker, content=content()
         )
     assert not case.handovers.exists()

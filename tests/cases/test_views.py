@@ -7,6 +7,7 @@ from cases.states import Status
 from portal.audit.models import AuditEvent
 from tests.conftest import CANARY_NARRATIVE
 from tests.factories import CaseFactory
+from tests.portal.notices.conftest import HANDOVER_FORM  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
@@ -260,17 +261,7 @@ def test_draft_handover_form_is_prefilled_and_saves_a_pending_notice(
     assert response.context["form"].initial["purls"] == "pkg:github/example/tinyzip"
     response = client.post(
         reverse("cases:draft-handover", args=[case.public_id]),
-        {
-            "project_name": "tinyzip",
-            "ecosystem": "generic",
-            "repository_url": "https://github.com/example/tinyzip",
-            "purls": "pkg:github/example/tinyzip",
-            "window_start": "2026-12-01",
-            "window_end": "2026-11-01",
-            "steward_name": "Stella",
-            "steward_handle": "@stella",
-            "guidance": "Scrutinise releases.",
-        },
+        {**HANDOVER_FORM, "window_end": "2026-11-01"},
     )
     assert response.status_code == 400
     assert (

@@ -10,7 +10,13 @@ from django.db import transaction
 from cases import services as case_services
 from portal.accounts.models import User
 from portal.accounts.services import create_account, enrol_totp
-from portal.notices.services import approve_notice
+from portal.notices import services as notice_services
+from portal.notices.content import (
+    NoticeContent,
+    parse_identities,
+    parse_releases,
+    parse_stewards,
+)
 from portal.projects.services import register_project
 
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.toml"
@@ -86,18 +92,32 @@ class Command(BaseCommand):
                 )
             cases.append(case)
         for n in data["notices"]:
-            handover = case_services.draft_handover(
-                case=cases[n["from_case"]],
-                actor=users[n["drafted_by"]],
-                project_name=n["project_name"],
-                ecosystem=n["ecosystem"],
-                repository_url=n["repository_url"],
-                purls=n["purls"],
-                window_start=n["window_start"],
-                window_end=n.get("window_end"),
-                steward_name=n["steward_name"],
-                steward_handle=n["steward_handle"],
-                guidance=n["guidance"],
+            self._load_notice(n, users, cases)
+
+    def _load_notice(self, n, users, cases):
+        content = NoticeContent(
+            project_name=n["project_name"],
+            ecosystem=n["ecosystem"],
+            repository_url=n["repository_url"],
+            purls=tuple(n["purls"]),
+            window_start=n["window_start"],
+            window_end=n.get("window_end"),
+            scope=tuple(n["scope"]),
+            stewards=parse_stewards(n["stewards"]),
+            authorized_identities=parse_identities(n.get("authorized_identities", "")),
+            release_channels=tuple(n.get("release_channels", ())),
+            releases=parse_releases(n.get("releases", "")),
+            guidance=n["guidance"],
+        )
+        handover = case_services.draft_handover(
+            case=cases[n["from_case"]], actor=users[n["drafted_by"]], content=content
+        )
+        revision = handover.notice.revisions.get()
+        if "consent_by" in n:
+            notice_services.record_consent(
+                revision=revision, actor=users[n["consent_by"]]
             )
-            if "approved_by" in n:
-                approve_notice(notice=handover.notice, actor=users[n["approved_by"]])
+        if "approved_by" in n:
+            notice_services.approve_revision(
+                revision=revision, actor=users[n["approved_by"]]
+            )

@@ -6,18 +6,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.lib import merkle
+from portal.lib.checkpoint import Checkpoint, format_checkpoint
 from portal.lib.errors import Refused
 from portal.notices import signing
 from portal.notices.models import LogCheckpoint, LogEntry, NoticeRevision
-
-
-def checkpoint_text(*, tree_size: int, root_hash: bytes, timestamp) -> str:
-    """The signed checkpoint body: origin, size, base64 root, time; one per line."""
-    return (
-        f"{settings.NOTICE_LOG_ORIGIN}\n{tree_size}\n"
-        f"{base64.b64encode(root_hash).decode()}\n"
-        f"{timestamp.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
-    )
 
 
 def append_to_log(*, revision: NoticeRevision, data: bytes) -> LogEntry:
@@ -32,12 +24,12 @@ def append_to_log(*, revision: NoticeRevision, data: bytes) -> LogEntry:
     hashes.append(bytes(entry.leaf_hash))
     root = merkle.root(hashes)
     now = timezone.now().replace(microsecond=0)
-    text = checkpoint_text(tree_size=len(hashes), root_hash=root, timestamp=now)
+    checkpoint = Checkpoint(settings.NOTICE_LOG_ORIGIN, len(hashes), root, now)
     LogCheckpoint.objects.create(
         tree_size=len(hashes),
         root_hash=root,
-        text=text,
-        signature=signing.sign_checkpoint(text),
+        text=format_checkpoint(checkpoint),
+        signature=signing.sign_log_checkpoint(checkpoint),
         created_at=now,
     )
     return entry

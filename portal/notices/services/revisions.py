@@ -58,9 +58,7 @@ def draft_notice(
 
 
 def latest_published(notice: HandoverNotice) -> NoticeRevision | None:
-    return (
-        notice.revisions.filter(state=State.PUBLISHED).order_by("-number").first()
-    )
+    return notice.revisions.filter(state=State.PUBLISHED).order_by("-number").first()
 
 
 @transaction.atomic
@@ -190,7 +188,9 @@ def approve_revision(
     # Serialise publications: the yearly reference counter, revision numbers and the log's order.
     serialize("notice-publication")
     revision = (
-        NoticeRevision.objects.select_for_update().select_related("notice").get(pk=revision.pk)
+        NoticeRevision.objects.select_for_update()
+        .select_related("notice")
+        .get(pk=revision.pk)
     )
     notice = HandoverNotice.objects.select_for_update().get(pk=revision.notice_id)
     if revision.state != State.AWAITING_APPROVAL:
@@ -298,6 +298,7 @@ def approve_revision(
         },
     )
     transaction.on_commit(lambda: dispatch_revision_task.delay(revision.pk))
+    revision.notice = notice
     return revision
 
 
@@ -329,8 +330,12 @@ def apply_due_revisions(*, now: datetime.datetime | None = None) -> int:
     )
     for revision_id in list(due):
         with transaction.atomic():
-            revision = NoticeRevision.objects.select_related("notice").get(pk=revision_id)
-            notice = HandoverNotice.objects.select_for_update().get(pk=revision.notice_id)
+            revision = NoticeRevision.objects.select_related("notice").get(
+                pk=revision_id
+            )
+            notice = HandoverNotice.objects.select_for_update().get(
+                pk=revision.notice_id
+            )
             current = notice.current_revision
             if current is not None and current.number >= revision.number:
                 continue
@@ -385,7 +390,9 @@ def object_to_revision(
         source_ip=source_ip,
         data={"revision": revision.number},
     )
-    transaction.on_commit(lambda: tell_caseworkers_of_objection_task.delay(objection.pk))
+    transaction.on_commit(
+        lambda: tell_caseworkers_of_objection_task.delay(objection.pk)
+    )
     return objection
 
 
@@ -396,14 +403,15 @@ def mark_notices_naming_steward(
     """Flag live notices whose current revision names steward `handle`: they need an amendment."""
     handle = handle.lower()
     count = 0
-    live = HandoverNotice.objects.select_for_update().filter(
+    live = HandoverNotice.objects.select_for_update(of=("self",)).filter(
         status=HandoverNotice.Status.ACTIVE
     )
-    for notice in live.select_related("current_revision"):
-        revision = notice.current_revision or latest_published(notice)
-        if revision is None:
-            continue
-        named = {s["handle"].lower() for s in revision.content.get("stewards", [])}
+    for notice in live.select_related("latest_revision"):
+        # The newest revision counts even in its objection period: it names them publicly.
+        named = {
+            s["handle"].lower()
+            for s in notice.latest_revision.content.get("stewards", [])
+        }
         if handle in named:
             notice.needs_revision_since = timezone.now()
             notice.needs_revision_reason = reason[:300]

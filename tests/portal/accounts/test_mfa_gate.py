@@ -14,7 +14,8 @@ from cases.models import Case
 from portal.accounts.mfa import GATE_MESSAGE, PENDING_NEXT_SESSION_KEY
 from portal.accounts.services import enrol_totp
 from portal.notices.models import HandoverNotice
-from tests.factories import PASSWORD, HandoverNoticeFactory, UserFactory
+from tests.factories import PASSWORD, UserFactory
+from tests.portal.notices.conftest import draft
 from tests.totp import code_at, enrol, fresh_code, secret_of
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def superuser(db):
 
 @pytest.fixture
 def pending_notice(caseworker):
-    return HandoverNoticeFactory(drafted_by=caseworker)
+    return draft(caseworker)
 
 
 def _gated_urls(case, notice):
@@ -108,7 +109,8 @@ def test_posts_of_a_caseworker_without_mfa_change_nothing(
     assert response["Location"] == ENROL_URL
     assert not Case.objects.get(pk=new_case.pk).caseworkers.exists()
 
-    response = client.post(reverse("notices:approve", args=[pending_notice.public_id]))
+    revision = pending_notice.revisions.get()
+    response = client.post(reverse("notices:approve", args=[revision.public_id]))
     assert response["Location"] == ENROL_URL
     pending_notice.refresh_from_db()
     assert pending_notice.status == HandoverNotice.Status.AWAITING_APPROVAL

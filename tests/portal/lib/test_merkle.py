@@ -292,3 +292,14 @@ def test_proof_requests_outside_the_tree_are_refused():
         merkle.inclusion_proof(3, leaves)
     with pytest.raises(ValueError, match="outside 0..3"):
         merkle.consistency_proof(4, leaves)
+
+
+def test_prefix_roots_match_the_rfc6962_vectors():
+    assert merkle.prefix_roots(LEAF_HASHES) == ROOTS
+    assert merkle.prefix_roots([]) == []
+
+
+def test_prefix_roots_match_root_of_every_prefix():
+    leaves = _leaf_hashes(300)
+    roots = merkle.prefix_roots(leaves)
+    assert roots == [merkle.root(leaves[:size]) for size in range(1, 301)]

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import random
 import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -487,3 +488,95 @@ def test_parse_allowed_signers_refuses_lines_it_cannot_honour(line, message):
     key_data = sshsig.public_key_line(_key().public_key).split()[1]
     with pytest.raises(SigningKeyError, match=f"line 2: .*{message}"):
         sshsig.parse_allowed_signers("# comment\n" + line.format(key=key_data))
+
+
+@pytest.mark.parametrize(
+    ("verify_time", "accepted"),
+    [
+        ("20250101000000Z", True),
+        ("20241231235959Z", False),
+        ("20260301000000Z", True),
+        ("20260301000001Z", False),
+    ],
+)
+def test_validity_bounds_are_inclusive_here_as_in_ssh_keygen(
+    tmp_path, verify_time, accepted
+):
+    (key,) = sshsig.parse_signing_keys(
+        f"2025-01-01..2026-03-01:{base64.b64encode(os.urandom(32)).decode()}"
+    )
+    signature = sshsig.sign(key.private_key, DATA, NOTICE_NAMESPACE)
+    allowed_text = sshsig.allowed_signers(IDENTITY, [key])
+    result = _ssh_verify(
+        tmp_path, allowed_text, signature, DATA, verify_time=verify_time
+    )
+    assert (result.returncode == 0) is accepted, result.stderr
+    at = datetime.strptime(verify_time, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    allowed = sshsig.parse_allowed_signers(allowed_text)
+    if accepted:
+        assert sshsig.verify(signature, DATA, NOTICE_NAMESPACE, allowed, at)
+    else:
+        with pytest.raises(SignatureError, match="not allowed to sign"):
+            sshsig.verify(signature, DATA, NOTICE_NAMESPACE, allowed, at)
+
+
+def test_mangled_signatures_only_ever_raise_signature_error(signed):
+    # Seeded, so a failure reproduces: random byte changes, deletions and insertions in the
+    # decoded signature must give a SignatureError, never a crash or a pass.
+    key, signature = signed
+    blob = sshsig.dearmour(signature)
+    allowed = [key.allowed_signer(IDENTITY)]
+    rnd = random.Random(6962)
+    for _ in range(3000):
+        mangled = bytearray(blob)
+        for _ in range(rnd.randint(1, 3)):
+            position = rnd.randrange(len(mangled))
+            choice = rnd.random()
+            if choice < 0.6:
+                mangled[position] ^= rnd.randrange(1, 256)
+            elif choice < 0.8:
+                del mangled[position : position + rnd.randint(1, 8)]
+            else:
+                mangled[position:position] = rnd.randbytes(rnd.randint(1, 8))
+        if bytes(mangled) == blob or _only_reserved_changed(blob, bytes(mangled)):
+            continue
+        with pytest.raises(SignatureError):
+            sshsig.verify(
+                sshsig.armour(bytes(mangled)), DATA, NOTICE_NAMESPACE, allowed, NOW
+            )
+
+
+def _only_reserved_changed(original: bytes, mangled: bytes) -> bool:
+    # PROTOCOL.sshsig leaves the reserved field out of the signed data (verifiers ignore it),
+    # so a signature with different reserved bytes is still the same valid signature.
+    def without_reserved(blob: bytes) -> bytes | None:
+        try:
+            offset = 10
+            for _ in range(2):  # public key, namespace
+                offset += 4 + int.from_bytes(blob[offset : offset + 4], "big")
+            reserved_length = int.from_bytes(blob[offset : offset + 4], "big")
+            return blob[:offset] + blob[offset + 4 + reserved_length :]
+        except (ValueError, IndexError):
+            return None
+
+    stripped = without_reserved(mangled)
+    return stripped is not None and stripped == without_reserved(original)
+
+
+def test_current_signing_key_is_the_first_key_while_it_is_valid():
+    keys = sshsig.parse_signing_keys(
+        f"2026-01-01..2027-01-01:{_seed()},2025-01-01..2026-01-01:{_seed()}"
+    )
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    assert sshsig.current_signing_key(keys, at) is keys[0]
+    for outside in (datetime(2025, 6, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC)):
+        with pytest.raises(SigningKeyError, match="put a key valid now first"):
+            sshsig.current_signing_key(keys, outside)
+    with pytest.raises(SigningKeyError, match="no notice signing key"):
+        sshsig.current_signing_key([], at)
+
+
+def test_check_signer_identity_accepts_an_address_like_identity():
+    sshsig.check_signer_identity(IDENTITY)
+    with pytest.raises(SigningKeyError, match="must be one word"):
+        sshsig.check_signer_identity("notices@steady.example.org,*")

@@ -1,6 +1,5 @@
 """The publish-to-inbox journey against a real Celery worker, a real broker and real SMTP."""
 
-import datetime
 import re
 import threading
 import time
@@ -13,8 +12,9 @@ from django.test import Client
 from cases.services import draft_handover
 from portal.notices import services
 from portal.notices.models import Delivery, Subscription
-from portal.notices.tasks import send_delivery_task
+from portal.notices.tasks import send_deliveries_task
 from tests.factories import SubscriptionFactory
+from tests.portal.notices.conftest import content
 
 # serialized_rollback: restore the role groups (data-migration rows) that an earlier transactional
 # test's flush removed; the cast fixtures need them.
@@ -77,22 +77,13 @@ def test_published_notice_reaches_every_subscriber_exactly_once(
     subscribers = SubscriptionFactory.create_batch(SUBSCRIBERS)
     SubscriptionFactory(email="pending@example.net", status=Subscription.Status.PENDING)
 
-    handover = draft_handover(
-        case=case,
-        actor=caseworker,
-        project_name="tinyzip",
-        ecosystem="generic",
-        repository_url="https://github.com/example/tinyzip",
-        purls=["pkg:github/example/tinyzip"],
-        window_start=datetime.date(2026, 12, 1),
-        window_end=None,
-        steward_name="Stella Ruiz",
-        steward_handle="@stella-ruiz",
-        guidance="Only releases signed by the interim steward are expected.",
+    handover = draft_handover(case=case, actor=caseworker, content=content())
+    revision = services.approve_revision(
+        revision=handover.notice.revisions.get(), actor=second_caseworker
     )
-    notice = services.approve_notice(notice=handover.notice, actor=second_caseworker)
+    notice = revision.notice
 
-    deliveries = Delivery.objects.filter(notice=notice)
+    deliveries = Delivery.objects.filter(revision=revision)
     assert deliveries.count() == SUBSCRIBERS
     wait_for(
         lambda: not deliveries.exclude(status=Delivery.Status.SENT).exists(),
@@ -112,7 +103,7 @@ def test_published_notice_reaches_every_subscriber_exactly_once(
 
     # Redelivered messages (a broker retry, a worker restart) must not mail anyone twice.
     again = [
-        send_delivery_task.delay(pk).id
+        send_deliveries_task.delay([pk]).id
         for pk in deliveries.values_list("pk", flat=True)
     ]
     wait_for(lambda: finished_tasks.include(again), "the repeated sends to finish")

@@ -17,6 +17,10 @@ ATOM = {"atom": "http://www.w3.org/2005/Atom"}
 SUBSCRIBE_ANSWER = "Check your inbox: we sent a confirmation link"
 
 
+def _awaiting(notice):
+    return notice.revisions.get(state="awaiting_approval")
+
+
 def _client_for(user):
     client = Client()
     if user is not None:
@@ -43,8 +47,10 @@ def test_detail_shows_a_published_notice(client, published_notice):
     assert (
         f"{published_notice.reference}: published-lib is in a handover window" in html
     )
-    assert published_notice.guidance in html
-    assert published_notice.steward_handle in html
+    assert "Only releases signed by the interim steward" in html
+    assert "stella-ruiz" in html
+    revision = published_notice.current_revision
+    assert f"/notices/{published_notice.reference}/revisions/1.json" in html
 
 
 def test_a_draft_has_no_public_page(client, draft_notice):
@@ -223,7 +229,7 @@ def test_unsubscribe_link_shows_a_button_and_changes_nothing(client):
 def test_one_click_unsubscribe_needs_no_csrf_token(published_notice):
     subscription = SubscriptionFactory()
     delivery = Delivery.objects.create(
-        subscription=subscription, notice=published_notice
+        subscription=subscription, revision=published_notice.latest_revision
     )
     mail_provider = Client(enforce_csrf_checks=True)
     # The client does enforce CSRF: an ordinary form without a token is refused.
@@ -284,7 +290,7 @@ def test_review_access(request, draft_notice, page, role, expected):
         url = reverse("notices:review")
         response = client.get(url)
     else:
-        url = reverse("notices:approve", args=[draft_notice.public_id])
+        url = reverse("notices:approve", args=[_awaiting(draft_notice).public_id])
         response = client.post(url)
     if expected == "login":
         assert response.status_code == 302
@@ -301,12 +307,12 @@ def test_review_access(request, draft_notice, page, role, expected):
 def test_drafter_cannot_approve_through_the_page(draft_notice, caseworker):
     SubscriptionFactory()
     response = _client_for(caseworker).post(
-        reverse("notices:approve", args=[draft_notice.public_id])
+        reverse("notices:approve", args=[_awaiting(draft_notice).public_id])
     )
     assert response.status_code == 400
     # As a message, not the page's standing hint beside the drafter's own notices.
     assert (
-        '<li class="message error">You drafted this notice; another caseworker must approve it.</li>'
+        '<li class="message error">You drafted this revision; another caseworker must approve it.</li>'
         in response.content.decode()
     )
     draft_notice.refresh_from_db()
@@ -320,25 +326,25 @@ def test_second_caseworker_approves_and_lands_on_the_notice(
 ):
     SubscriptionFactory()
     response = _client_for(second_caseworker).post(
-        reverse("notices:approve", args=[draft_notice.public_id]), follow=True
+        reverse("notices:approve", args=[_awaiting(draft_notice).public_id]),
+        follow=True,
     )
     reference = f"HN-{timezone.now().year}-0001"
     assert response.redirect_chain == [
         (reverse("notices:detail", args=[reference]), 302)
     ]
     assert (
-        f"{reference} is published and on its way to subscribers."
-        in response.content.decode()
+        f"{reference} revision 1 is published and signed." in response.content.decode()
     )
     draft_notice.refresh_from_db()
     assert draft_notice.reference == reference
-    assert draft_notice.approved_by == second_caseworker
-    assert Delivery.objects.filter(notice=draft_notice).count() == 1
+    assert draft_notice.latest_revision.approved_by == second_caseworker
+    assert Delivery.objects.filter(revision__notice=draft_notice).count() == 1
 
 
 def test_approve_by_get_is_405(draft_notice, second_caseworker):
     response = _client_for(second_caseworker).get(
-        reverse("notices:approve", args=[draft_notice.public_id])
+        reverse("notices:approve", args=[_awaiting(draft_notice).public_id])
     )
     assert response.status_code == 405
     draft_notice.refresh_from_db()
@@ -347,8 +353,8 @@ def test_approve_by_get_is_405(draft_notice, second_caseworker):
 
 def test_approving_a_published_notice_is_404(published_notice, unassigned_caseworker):
     response = _client_for(unassigned_caseworker).post(
-        reverse("notices:approve", args=[published_notice.public_id])
+        reverse("notices:approve", args=[published_notice.latest_revision.public_id])
     )
     assert response.status_code == 404
     published_notice.refresh_from_db()
-    assert published_notice.approved_by != unassigned_caseworker
+    assert published_notice.latest_revision.approved_by != unassigned_caseworker
