@@ -219,6 +219,12 @@ def running_worker():
 
     if not app.conf.broker_url:
         app.conf.broker_url = "memory://"
+        # A task run eagerly earlier in the session made the producer pool for Celery's default
+        # broker URL (amqp://localhost); drop it so messages go where this worker consumes.
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
     app.conf.task_always_eager = False
     app.control.purge()
 
@@ -245,3 +251,11 @@ def running_worker():
 def celery_worker(transactional_db):
     with running_worker() as app:
         yield app
+
+
+def pytest_configure(config):
+    # Until the marker is listed in pyproject.toml; --strict-markers refuses unknown ones.
+    config.addinivalue_line(
+        "markers",
+        "reliability: real broker and worker processes; needs CELERY_BROKER_URL=redis://",
+    )

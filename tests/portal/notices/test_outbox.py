@@ -136,7 +136,8 @@ def test_database_refuses_a_second_delivery_for_a_subscription_and_revision(
     reason="SQLite lets one writer in at a time and fails the others at once; "
     "the race is run on PostgreSQL",
 )
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: later tests need the rows data migrations made (role groups).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outbox_writers_racing_for_one_revision_still_write_one_row_each(
     caseworker, second_caseworker
 ):
@@ -181,7 +182,8 @@ def test_a_delivery_is_claimed_once(caseworker, second_caseworker):
     assert delivery.claimed_at is not None
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: later tests need the rows data migrations made (role groups).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_workers_racing_for_one_delivery_have_exactly_one_winner(
     caseworker, second_caseworker
 ):
