@@ -228,3 +228,94 @@ class SlaWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_threshold_display()} for {self.case}"
+
+
+class IdentityOfConcern(models.Model):
+    """An account a caseworker saw taking part in a pressure campaign or other worrying
+    behaviour on a case. Matched across the portal by `cases.screening`, never shown off the case.
+
+    `identity` is normalised (`cases.screening.normalise_identity`): `email:<address>`,
+    `github:<name>`, `gitlab:<name>` or `codeberg:<name>`, lower-case.
+    """
+
+    class Kind(models.TextChoices):
+        PRESSURE = "pressure", "Pressure campaign"
+        SOCKPUPPET = "sockpuppet", "Suspected sockpuppet"
+        IMPERSONATION = "impersonation", "Impersonation"
+        OTHER = "other", "Other worrying behaviour"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="identities_of_concern"
+    )
+    identity = models.CharField(max_length=200, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRESSURE)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "identity"], name="identity_of_concern_once_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Identity of concern {self.public_id}"
+
+
+class ConcernAlert(models.Model):
+    """An identity recorded on `case` turned up somewhere else. Shown to the case's caseworkers.
+
+    SECURITY: an alert says where the identity appeared (a source and, for roster events, the
+    steward's public handle), never which other case holds it or what that case says.
+    """
+
+    class Source(models.TextChoices):
+        ROSTER_APPLICATION = "roster-application", "a steward application"
+        VOUCH = "vouch", "a vouch for a steward"
+        STEWARD_NAMED = "steward-named", "a steward proposed for an assignment"
+        ROSTER = "roster", "a steward already on the roster"
+        CASE = "case", "another case"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="concern_alerts"
+    )
+    concern = models.ForeignKey(
+        IdentityOfConcern, on_delete=models.CASCADE, related_name="alerts"
+    )
+    source = models.CharField(max_length=32, choices=Source.choices)
+    # A short non-confidential label (a steward handle); empty for a match on another case.
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Concern alert {self.public_id}"
+
+
+class ConcernClearance(models.Model):
+    """A caseworker looked at an identity of concern and cleared it for the roster and for
+    assignments. Only concerns recorded before the clearance are cleared: a later one blocks again.
+    """
+
+    identity = models.CharField(max_length=200, db_index=True)
+    # The steward handle (or other public label) the clearance was made for, for the record.
+    subject = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=500)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Clearance of {self.identity}"

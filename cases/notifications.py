@@ -21,7 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.access import WORK, cases_visible_to, triage_pool_for
-from cases.models import Case, CaseMessage, CaseworkerConflict, SlaWarning
+from cases.models import (
+    Case,
+    CaseMessage,
+    CaseworkerConflict,
+    ConcernAlert,
+    SlaWarning,
+)
 from cases.states import OPEN
 from portal.accounts.models import User
 from portal.accounts.roles import CASEWORKER
@@ -32,7 +38,9 @@ MESSAGE = "message"
 ASSIGNED = "assigned"
 SLA_DUE_SOON = "sla_due_soon"
 SLA_BREACHED = "sla_breached"
-EVENTS = frozenset({MESSAGE, ASSIGNED, SLA_DUE_SOON, SLA_BREACHED})
+# An identity recorded on the case appeared elsewhere: one event per place it can appear.
+CONCERN_EVENTS = {f"concern_{source}": source for source in ConcernAlert.Source.values}
+EVENTS = frozenset({MESSAGE, ASSIGNED, SLA_DUE_SOON, SLA_BREACHED, *CONCERN_EVENTS})
 _SLA_EVENTS = {
     SlaWarning.Threshold.DUE_SOON: SLA_DUE_SOON,
     SlaWarning.Threshold.BREACHED: SLA_BREACHED,
@@ -111,6 +119,12 @@ def queue_sla_warning(*, warning: SlaWarning) -> None:
     )
 
 
+def queue_concern_alert(*, case: Case, source: str) -> None:
+    """After commit, tell the case's caseworkers an identity recorded on it turned up elsewhere."""
+    recipients = _active(case.caseworkers.all())
+    _queue(f"concern_{source}", case, recipients.values_list("pk", flat=True))
+
+
 # --- The mail ------------------------------------------------------------------------------
 
 
@@ -181,6 +195,9 @@ def case_notification_email(
         "now": timezone.now(),
         "breached": event == SLA_BREACHED,
     }
+    if event in CONCERN_EVENTS:
+        context["where"] = ConcernAlert.Source(CONCERN_EVENTS[event]).label
+        return _message("case_concern", context, user.email)
     name = (
         "case_sla_warning" if event in (SLA_DUE_SOON, SLA_BREACHED) else f"case_{event}"
     )
