@@ -658,3 +658,16 @@ def clear_assignment_block(
         Assignment.objects.filter(pk=assignment.pk).update(is_blocked=False)
         assignment.is_blocked = False
     return assignment
+
+
+def record_assignment_viewed(
+    *, assignment: Assignment, actor, source_ip: str | None
+) -> None:
+    """Audit a read of the assignment page (it shows the maintainer's brief, which is case text)."""
+    record_event(
+        actor=actor,
+        action="assignment.viewed",
+        obj=assignment,
+        source_ip=source_ip,
+        data={"case": str(assignment.case.public_id)},
+    )
