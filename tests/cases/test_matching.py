@@ -210,7 +210,7 @@ def _matching_queries(steward_request) -> int:
 def test_matching_takes_the_same_number_of_queries_at_any_roster_size(
     steward_request, project
 ):
-    for n in range(5):
+    for _ in range(5):
         involve(make_steward(), project, first_contributed_on=timezone.localdate())
     small = _matching_queries(steward_request)
     for n in range(60):
