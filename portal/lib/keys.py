@@ -339,3 +339,25 @@ def parse_openpgp_key(text: str) -> ParsedKey:
         algorithm=f"OpenPGP {algorithm}",
         public_key=text.strip() + "\n",
     )
+
+
+def split_keys(text: str) -> list[str]:
+    """Split a pasted text into keys: each armoured OpenPGP block whole, every other non-empty
+    line on its own (one SSH public key per line)."""
+    keys: list[str] = []
+    block: list[str] | None = None
+    for line in (text or "").replace("\r\n", "\n").split("\n"):
+        stripped = line.strip()
+        if block is not None:
+            block.append(stripped)
+            if stripped.startswith("-----END PGP"):
+                keys.append("\n".join(block))
+                block = None
+        elif stripped.startswith("-----BEGIN PGP"):
+            block = [stripped]
+        elif stripped:
+            keys.append(stripped)
+    if block is not None:
+        # An unterminated block is still one key: the parser explains what is missing.
+        keys.append("\n".join(block))
+    return keys

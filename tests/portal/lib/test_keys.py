@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from portal.lib.keys import OPENPGP, SSH, InvalidKey, parse_public_key
+from portal.lib.keys import OPENPGP, SSH, InvalidKey, parse_public_key, split_keys
 
 _TOOLS = {name: shutil.which(name) for name in ("ssh-keygen", "gpg", "gpgconf")}
 
@@ -230,3 +230,20 @@ def test_openpgp_block_of_non_key_packets_is_refused():
     )
     with pytest.raises(InvalidKey, match="does not start with a public key"):
         parse_public_key(block)
+
+
+def test_pasted_text_splits_into_ssh_lines_and_whole_openpgp_blocks(gnupg, tmp_path):
+    armored, fpr = gnupg("Split <split@example.org>", "ed25519")
+    first, _ = _ssh_keygen(tmp_path, "ed25519")
+    text = f"\n{first}\n\n{armored}\r\n  ssh-ed25519 AAAA second  \n"
+    keys = split_keys(text)
+    assert len(keys) == 3
+    assert keys[0] == first.strip()
+    assert parse_public_key(keys[1]).fingerprint == fpr
+    assert keys[2] == "ssh-ed25519 AAAA second"
+
+
+def test_unterminated_openpgp_block_stays_one_key_and_is_explained():
+    (key,) = split_keys("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEaw+iKx\n")
+    with pytest.raises(InvalidKey, match="no -----END PGP PUBLIC KEY BLOCK"):
+        parse_public_key(key)
