@@ -88,11 +88,14 @@ def overlap_hours(zone_a: str, zone_b: str, on: datetime.date) -> float:
 def has_uncleared_concern(steward: StewardProfile, concerns: dict) -> bool:
     """Does any of the steward's identities carry a concern newer than the last time a
     caseworker cleared this steward's roster hold? (`concerns` from `screening.concern_index`.)"""
+    if not concerns:
+        return False
     cleared_at = getattr(steward, "hold_cleared_at", None)
-    return any(
-        identity in concerns and (cleared_at is None or concerns[identity] > cleared_at)
-        for identity in steward.identities()
-    )
+    for identity in steward.identities():
+        when = concerns.get(screening.digest(identity))
+        if when is not None and (cleared_at is None or when > cleared_at):
+            return True
+    return False
 
 
 def _candidates(steward_ids: list[int] | None, lock: bool) -> QuerySet[StewardProfile]:

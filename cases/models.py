@@ -241,8 +241,10 @@ class IdentityOfConcern(models.Model):
     """An account a caseworker saw taking part in a pressure campaign or other worrying
     behaviour on a case. Matched across the portal by `cases.screening`, never shown off the case.
 
-    `identity` is normalised (`cases.screening.normalise_identity`): `email:<address>`,
-    `github:<name>`, `gitlab:<name>` or `codeberg:<name>`, lower-case.
+    The identity is normalised (`cases.screening.normalise_identity`): `email:<address>`,
+    `github:<name>`, `gitlab:<name>` or `codeberg:<name>`, lower-case. It is stored sealed under
+    the case's data key, for its caseworkers to read, and as a keyed digest, for matching
+    across cases and the roster without keeping the account in the clear.
     """
 
     class Kind(models.TextChoices):
@@ -255,7 +257,10 @@ class IdentityOfConcern(models.Model):
     case = models.ForeignKey(
         Case, on_delete=models.CASCADE, related_name="identities_of_concern"
     )
-    identity = models.CharField(max_length=200, db_index=True)
+    # SECURITY: HMAC-SHA256 of the normalised identity (`cases.screening.digest`), never the text.
+    identity_digest = models.CharField(max_length=64, db_index=True)
+    # SECURITY: the identity itself, sealed under the case's data key.
+    identity_sealed = models.BinaryField(null=True, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRESSURE)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -266,7 +271,8 @@ class IdentityOfConcern(models.Model):
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["case", "identity"], name="identity_of_concern_once_per_case"
+                fields=["case", "identity_digest"],
+                name="identity_of_concern_once_per_case",
             ),
         ]
 
@@ -312,7 +318,7 @@ class ConcernClearance(models.Model):
     assignments. Only concerns recorded before the clearance are cleared: a later one blocks again.
     """
 
-    identity = models.CharField(max_length=200, db_index=True)
+    identity_digest = models.CharField(max_length=64, db_index=True)
     # The steward handle (or other public label) the clearance was made for, for the record.
     subject = models.CharField(max_length=200, blank=True)
     note = models.CharField(max_length=500)
@@ -325,7 +331,7 @@ class ConcernClearance(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"Clearance of {self.identity}"
+        return f"Clearance {self.pk}"
 
 
 class Scope(models.TextChoices):

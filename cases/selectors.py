@@ -190,3 +190,19 @@ def steward_requests_for(case: Case) -> list:
             )
         )
     )
+
+
+def identities_of_concern_for(case: Case) -> tuple[list, list]:
+    """The identities recorded on the case and the alerts about them, each with its opened
+    `.identity` (None once the case is withdrawn). For the case's caseworkers only."""
+    from cases.screening import identity_of
+
+    concerns = list(case.identities_of_concern.all())
+    opened = {}
+    for concern in concerns:
+        concern.case = case
+        concern.identity = opened[concern.pk] = identity_of(concern)
+    alerts = list(case.concern_alerts.all())
+    for alert in alerts:
+        alert.identity = opened.get(alert.concern_id)
+    return concerns, alerts

@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.debug import sensitive_post_parameters
@@ -84,6 +84,9 @@ def _detail(request, case, status=200, **forms):
     services.record_case_viewed(case=case, actor=user, source_ip=client_ip(request))
     may_work = access.can(user, "work", case)
     is_maintainer = access.can(user, "maintain", case)
+    concerns, alerts = (
+        selectors.identities_of_concern_for(case) if may_work else ([], [])
+    )
     context = {
         "case": case,
         "may_work": may_work,
@@ -107,10 +110,8 @@ def _detail(request, case, status=200, **forms):
         "steward_requests": selectors.steward_requests_for(case)
         if (may_work or is_maintainer)
         else [],
-        "identities_of_concern": case.identities_of_concern.all() if may_work else [],
-        "concern_alerts": case.concern_alerts.select_related("concern")
-        if may_work
-        else [],
+        "identities_of_concern": concerns,
+        "concern_alerts": alerts,
         "identity_form": forms.get("identity_form")
         or (IdentityOfConcernForm() if may_work else None),
     }
@@ -845,7 +846,4 @@ def suspend_steward(request, public_id):
 
 
 def _steward_page(steward) -> str:
-    try:
-        return reverse("roster:steward", args=[steward.public_id])
-    except NoReverseMatch:
-        return reverse("cases:approvals")
+    return reverse("roster:detail", args=[steward.public_id])

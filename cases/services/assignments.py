@@ -642,8 +642,11 @@ def clear_assignment_block(
         )
     if not note.strip():
         raise Refused("Say why the steward can be cleared.")
+    uncleared = {
+        c.identity_digest for c in screening.uncleared_concerns(steward.identities())
+    }
     identities = sorted(
-        {c.identity for c in screening.uncleared_concerns(steward.identities())}
+        i for i in steward.identities() if screening.digest(i) in uncleared
     )
     if identities:
         clear_identities(

@@ -1,6 +1,6 @@
 from django.db import transaction
 
-from cases import screening
+from cases import crypto, screening
 from cases.models import Case, ConcernAlert, ConcernClearance, IdentityOfConcern
 from cases.services._common import lock
 from portal.accounts.roles import is_caseworker
@@ -36,14 +36,18 @@ def record_identity_of_concern(
         raise Refused(str(exc)) from None
     if kind not in IdentityOfConcern.Kind.values:
         raise Refused("Choose what kind of behaviour this identity was involved in.")
-    if IdentityOfConcern.objects.filter(case=case, identity=identity).exists():
+    key = screening.digest(identity)
+    if IdentityOfConcern.objects.filter(case=case, identity_digest=key).exists():
         raise Refused(f"{identity} is already recorded on this case.")
-    concern = IdentityOfConcern.objects.create(
-        case=case, identity=identity, kind=kind, recorded_by=actor
+    concern = IdentityOfConcern(
+        case=case, identity_digest=key, kind=kind, recorded_by=actor
     )
-    concern.case = case
+    concern.identity_sealed = crypto.seal_text(
+        case, "identity-of-concern", concern.public_id, identity
+    )
+    concern.save()
     elsewhere = list(
-        IdentityOfConcern.objects.filter(identity=identity)
+        IdentityOfConcern.objects.filter(identity_digest=key)
         .exclude(case=case)
         .select_related("case")
     )
@@ -53,7 +57,7 @@ def record_identity_of_concern(
         screening.alert_case(
             concern=concern, source=ConcernAlert.Source.CASE, subject=""
         )
-    _block_stewards_with(concern)
+    _block_stewards_with(concern, identity)
     record_event(
         actor=actor,
         action="identity_of_concern.recorded",
@@ -64,11 +68,11 @@ def record_identity_of_concern(
     return concern
 
 
-def _block_stewards_with(concern: IdentityOfConcern) -> None:
+def _block_stewards_with(concern: IdentityOfConcern, identity: str) -> None:
     """Alert the case about stewards holding the identity and block their open assignments."""
     from cases.services.assignments import block_assignments_of
 
-    for steward in _stewards_with_identity(concern.identity):
+    for steward in _stewards_with_identity(identity):
         screening.alert_case(
             concern=concern, source=ConcernAlert.Source.ROSTER, subject=steward.handle
         )
@@ -78,14 +82,13 @@ def _block_stewards_with(concern: IdentityOfConcern) -> None:
 def _stewards_with_identity(identity: str) -> list:
     from portal.roster.models import StewardProfile
 
-    kind, _, name = identity.partition(":")
-    if kind == "email":
-        rows = StewardProfile.objects.filter(user__email__iexact=name)
-    else:
-        # The JSON list holds normalised strings; contains-then-check keeps it portable between
-        # SQLite and PostgreSQL without relying on JSON containment operators.
-        rows = StewardProfile.objects.filter(forge_accounts__icontains=identity)
-    return [s for s in rows.select_related("user") if identity in s.identities()]
+    # SECURITY: compared here rather than in a WHERE clause, so the identity never travels to
+    # the database in the clear (where statement logs could keep it). Recording an identity
+    # is rare; one pass over the roster's identity columns is cheap.
+    rows = StewardProfile.objects.select_related("user").only(
+        "pk", "handle", "forge_accounts", "is_on_hold", "user__email"
+    )
+    return [s for s in rows.iterator(chunk_size=2000) if identity in s.identities()]
 
 
 @transaction.atomic
@@ -98,8 +101,13 @@ def clear_identity_concern(
     case = lock(alert.case)
     if not actor.has_perm(WORK, case):
         raise Refused("Only the case's caseworkers can clear this identity.")
+    concern = alert.concern
+    concern.case = case
+    identity = screening.identity_of(concern)
+    if identity is None:
+        raise Refused("The case was withdrawn; its identities can no longer be read.")
     return clear_identities(
-        identities=[alert.concern.identity],
+        identities=[identity],
         actor=actor,
         note=note,
         subject=alert.subject,
@@ -126,10 +134,17 @@ def clear_identities(
     note = note.strip()
     if not note:
         raise Refused("Say why the identity can be cleared.")
+    try:
+        normalised = sorted({screening.normalise_identity(i) for i in identities})
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
     cleared = []
-    for identity in sorted({screening.normalise_identity(i) for i in identities}):
+    for identity in normalised:
         clearance = ConcernClearance.objects.create(
-            identity=identity, subject=subject[:200], note=note[:500], cleared_by=actor
+            identity_digest=screening.digest(identity),
+            subject=subject[:200],
+            note=note[:500],
+            cleared_by=actor,
         )
         record_event(
             actor=actor,
@@ -139,5 +154,5 @@ def clear_identities(
             data={"subject": subject[:200]},
         )
         cleared.append(clearance)
-    unblock_assignments_for(identities=[c.identity for c in cleared], actor=actor)
+    unblock_assignments_for(identities=normalised, actor=actor)
     return cleared
