@@ -18,7 +18,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max, QuerySet
+from django.utils.crypto import salted_hmac
 
+from cases import crypto
 from cases.models import ConcernAlert, ConcernClearance, IdentityOfConcern
 
 REASON_CODE = "identity-of-concern"
@@ -65,55 +67,78 @@ def normalise_identity(raw: str) -> str:
     return f"{kind}:{name}"
 
 
-def _normalised(identities: Iterable[str]) -> set[str]:
+def digest(identity: str) -> str:
+    """The keyed digest an identity of concern is matched by (of an already normalised value).
+
+    SECURITY: keyed with the portal's secret key, so the stored digests do not confirm a
+    guessed account to someone holding only a copy of the database. Changing SECRET_KEY needs
+    `manage.py redigest_identities`, which recomputes them from the sealed identities.
+    """
+    return salted_hmac(
+        "steady:identity-of-concern", identity, algorithm="sha256"
+    ).hexdigest()
+
+
+def _digests(identities: Iterable[str]) -> set[str]:
     found = set()
     for raw in identities:
         try:
-            found.add(normalise_identity(raw))
+            found.add(digest(normalise_identity(raw)))
         except ValueError:
             # A malformed identity cannot match a normalised one; the caller validates its own.
             continue
     return found
 
 
+def identity_of(concern: IdentityOfConcern) -> str | None:
+    """The identity as the case's caseworkers recorded it; None once the case is withdrawn."""
+    if concern.identity_sealed is None or concern.case.wrapped_key is None:
+        return None
+    return crypto.open_text(
+        concern.case, "identity-of-concern", concern.public_id, concern.identity_sealed
+    )
+
+
+def _cleared_at(digests) -> dict:
+    return dict(
+        ConcernClearance.objects.filter(identity_digest__in=list(digests))
+        .values("identity_digest")
+        .annotate(last=Max("created_at"))
+        .values_list("identity_digest", "last")
+    )
+
+
 def uncleared_concerns(identities: Iterable[str]) -> QuerySet[IdentityOfConcern]:
     """Concerns about any of `identities` not covered by a later clearance of that identity."""
-    wanted = _normalised(identities)
+    wanted = _digests(identities)
     if not wanted:
         return IdentityOfConcern.objects.none()
-    cleared = dict(
-        ConcernClearance.objects.filter(identity__in=wanted)
-        .values("identity")
-        .annotate(last=Max("created_at"))
-        .values_list("identity", "last")
+    cleared = _cleared_at(wanted)
+    rows = IdentityOfConcern.objects.filter(identity_digest__in=wanted).only(
+        "pk", "identity_digest", "created_at"
     )
-    rows = IdentityOfConcern.objects.filter(identity__in=wanted).select_related("case")
     keep = [
         row.pk
         for row in rows
-        if row.identity not in cleared or row.created_at > cleared[row.identity]
+        if row.identity_digest not in cleared
+        or row.created_at > cleared[row.identity_digest]
     ]
     return IdentityOfConcern.objects.filter(pk__in=keep).select_related("case")
 
 
 def concern_index() -> dict[str, object]:
-    """Every identity with an uncleared concern, mapped to its newest concern's time. One pass
+    """Every digest with an uncleared concern, mapped to its newest concern's time. One pass
     over two small tables, for matching many stewards at once without recording alerts."""
     latest = dict(
-        IdentityOfConcern.objects.values("identity")
+        IdentityOfConcern.objects.values("identity_digest")
         .annotate(last=Max("created_at"))
-        .values_list("identity", "last")
+        .values_list("identity_digest", "last")
     )
-    cleared = dict(
-        ConcernClearance.objects.filter(identity__in=list(latest))
-        .values("identity")
-        .annotate(last=Max("created_at"))
-        .values_list("identity", "last")
-    )
+    cleared = _cleared_at(latest)
     return {
-        identity: when
-        for identity, when in latest.items()
-        if identity not in cleared or when > cleared[identity]
+        key: when
+        for key, when in latest.items()
+        if key not in cleared or when > cleared[key]
     }
 
 
