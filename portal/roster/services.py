@@ -611,6 +611,18 @@ def vet_steward(
     A renewal before expiry keeps the original `vetted_at` (vetting was continuous); vetting
     after a lapse starts it again. Either way the expiry reminder is re-armed.
     """
+    # SECURITY: the vouchers are locked with the steward, so a voucher suspended or put on hold
+    # while this runs is either seen as such or waits for this vetting; never half of each.
+    # One query in primary-key order, the same order `_record_vouch` locks in: no deadlock.
+    voucher_ids = list(
+        Vouch.objects.filter(vouchee_id=steward.pk).values_list("voucher_id", flat=True)
+    )
+    list(
+        StewardProfile.objects.select_for_update()
+        .filter(pk__in=[steward.pk, *voucher_ids])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     steward = _lock(steward)
     now = timezone.now()
     report = vetting_problems(steward=steward, actor=actor, now=now)

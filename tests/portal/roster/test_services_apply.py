@@ -2,7 +2,8 @@
 
 import pytest
 
-from cases.models import ConcernAlert, IdentityOfConcern
+from cases.models import ConcernAlert
+from cases.services.concerns import record_identity_of_concern
 from portal.audit.models import AuditEvent
 from portal.lib.errors import Refused
 from portal.roster.models import SigningKey, StewardProfile
@@ -101,8 +102,8 @@ def test_the_same_key_twice_is_refused(stranger):
 def test_applicant_named_in_a_case_is_put_on_hold_and_the_case_alerted(
     case, caseworker, stranger
 ):
-    concern = IdentityOfConcern.objects.create(
-        case=case, identity="github:river-dev", recorded_by=caseworker
+    concern = record_identity_of_concern(
+        case=case, actor=caseworker, identity="github:river-dev"
     )
     profile = apply_as_steward(user=stranger, **application())
     assert profile.is_on_hold
@@ -115,8 +116,8 @@ def test_applicant_named_in_a_case_is_put_on_hold_and_the_case_alerted(
 def test_applicant_email_of_concern_is_matched_case_insensitively(
     case, caseworker, stranger
 ):
-    IdentityOfConcern.objects.create(
-        case=case, identity="email:sam@example.org", recorded_by=caseworker
+    record_identity_of_concern(
+        case=case, actor=caseworker, identity="email:sam@example.org"
     )
     profile = apply_as_steward(user=stranger, **application())
     assert profile.is_on_hold
@@ -125,8 +126,8 @@ def test_applicant_email_of_concern_is_matched_case_insensitively(
 def test_applicant_not_of_concern_is_not_held_and_alerts_nobody(
     case, caseworker, stranger
 ):
-    IdentityOfConcern.objects.create(
-        case=case, identity="github:someone-else", recorded_by=caseworker
+    record_identity_of_concern(
+        case=case, actor=caseworker, identity="github:someone-else"
     )
     profile = apply_as_steward(user=stranger, **application())
     assert not profile.is_on_hold

@@ -6,7 +6,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.models import ConcernAlert, IdentityOfConcern
+from cases.models import ConcernAlert
+from cases.services.concerns import record_identity_of_concern
 from portal.audit.models import AuditEvent
 from portal.lib.errors import Refused
 from portal.roster.models import StewardProfile, Vouch
@@ -120,8 +121,8 @@ def test_vouch_without_a_statement_is_refused(voucher_a, applicant):
 def test_voucher_of_concern_is_refused_held_and_the_case_alerted(
     case, caseworker, voucher_a, applicant
 ):
-    concern = IdentityOfConcern.objects.create(
-        case=case, identity="github:ada", recorded_by=caseworker
+    concern = record_identity_of_concern(
+        case=case, actor=caseworker, identity="github:ada"
     )
     with pytest.raises(Refused, match="until a caseworker has reviewed your profile"):
         vouch(voucher_a, applicant)
@@ -130,17 +131,14 @@ def test_voucher_of_concern_is_refused_held_and_the_case_alerted(
     # The vouch is refused, but the hold and the alert stay: they are the point of screening.
     assert voucher_a.is_on_hold
     assert voucher_a.hold_reason_code == "identity-of-concern"
-    alert = ConcernAlert.objects.get(concern=concern)
-    assert alert.source == ConcernAlert.Source.VOUCH
+    alert = ConcernAlert.objects.get(concern=concern, source=ConcernAlert.Source.VOUCH)
     assert alert.subject == "ada"
 
 
 def test_voucher_cleared_by_a_caseworker_can_vouch_again(
     case, caseworker, voucher_a, applicant
 ):
-    IdentityOfConcern.objects.create(
-        case=case, identity="github:ada", recorded_by=caseworker
-    )
+    record_identity_of_concern(case=case, actor=caseworker, identity="github:ada")
     with pytest.raises(Refused):
         vouch(voucher_a, applicant)
     voucher_a.refresh_from_db()

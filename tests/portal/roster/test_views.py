@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import IdentityOfConcern
+from cases.services.concerns import record_identity_of_concern
 from portal.roster.models import (
     IdentityCheck,
     ProjectInvolvement,
@@ -116,9 +116,7 @@ def test_bad_application_fields_get_400_and_nothing_changes(
 def test_applicant_of_concern_sees_a_neutral_hold_and_no_case_fact(
     client, stranger, case, caseworker
 ):
-    IdentityOfConcern.objects.create(
-        case=case, identity="github:river-dev", recorded_by=caseworker
-    )
+    record_identity_of_concern(case=case, actor=caseworker, identity="github:river-dev")
     client.force_login(stranger)
     client.post(reverse("roster:apply"), apply_form())
     body = client.get(reverse("roster:me")).content.decode()
@@ -347,21 +345,19 @@ def test_caseworker_records_involvement_for_a_steward(client, voucher_a, casewor
     assert row.recorded_by == caseworker
 
 
-def test_suspend_form_appears_only_when_case_work_provides_it(
+def test_suspend_form_on_the_steward_page_suspends_the_steward(
     client, voucher_a, caseworker
 ):
-    from django.urls import NoReverseMatch
-
     client.force_login(caseworker)
-    body = client.get(
-        reverse("roster:detail", args=[voucher_a.public_id])
-    ).content.decode()
-    try:
-        url = reverse("cases:suspend_steward", args=[voucher_a.public_id])
-    except NoReverseMatch:
-        assert "Suspend ada" not in body
-    else:
-        assert url in body
+    page = reverse("roster:detail", args=[voucher_a.public_id])
+    body = client.get(page).content.decode()
+    url = reverse("cases:suspend_steward", args=[voucher_a.public_id])
+    assert f'action="{url}"' in body and 'name="reason"' in body
+    response = client.post(url, {"reason": "Merged an unreviewed release script."})
+    assert response.status_code == 302 and response["Location"] == page
+    voucher_a.refresh_from_db()
+    assert voucher_a.status == StewardProfile.Status.SUSPENDED
+    assert "Suspend ada" not in client.get(page).content.decode()
 
 
 def test_get_on_a_change_is_refused(client, applicant, caseworker):
