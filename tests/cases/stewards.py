@@ -80,3 +80,20 @@ def ask_for_steward(case, maintainer, **overrides):
     }
     fields.update(overrides)
     return case_services.request_steward(case=case, actor=maintainer, **fields)
+
+
+def run_after_commit(callbacks) -> None:
+    """Run what a transaction queued for after its commit, in this process: queued tasks run
+    their bodies as a worker would (mail goes to the test outbox), other callbacks are called.
+
+    Tests here do not execute the queued `.delay` calls eagerly: Celery's eager path leaves
+    state in this thread that keeps later tests' real worker from receiving messages. Delivery
+    through a real worker and SMTP is tested in test_notifications.py.
+    """
+    for callback in callbacks:
+        func = getattr(callback, "func", None)
+        task = getattr(func, "__self__", None)
+        if getattr(func, "__name__", "") == "delay" and task is not None:
+            task.run(*callback.args, **callback.keywords)
+        else:
+            callback()

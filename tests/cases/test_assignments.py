@@ -18,7 +18,12 @@ from cases.tasks import remind_assignment_endings_task
 from portal.audit.models import AuditEvent
 from portal.lib.errors import Refused
 from portal.roster.models import StewardProfile
-from tests.cases.stewards import ask_for_steward, involve, make_steward
+from tests.cases.stewards import (
+    ask_for_steward,
+    involve,
+    make_steward,
+    run_after_commit,
+)
 
 
 @pytest.fixture
@@ -99,16 +104,18 @@ def test_only_the_cases_maintainer_asks_for_a_steward(
 def test_the_caseworker_proposes_and_the_maintainer_accepts(
     steward_request, stella, caseworker, maintainer, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         assignment = _propose(steward_request, stella, caseworker)
+    run_after_commit(callbacks)
     assert assignment.status == Assignment.Status.PROPOSED
     assert [m.to for m in mail.outbox] == [[maintainer.email]]
     assert "quokka" not in mail.outbox[0].body
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         services.respond_to_assignment(
             assignment=assignment, actor=maintainer, accept=True
         )
+    run_after_commit(callbacks)
     assignment.refresh_from_db()
     assert assignment.status == Assignment.Status.ACTIVE
     assert assignment.responded_by == maintainer
@@ -446,10 +453,12 @@ def test_the_end_reminder_goes_once_to_everyone_concerned(
     mail.outbox.clear()
     soon = assignment.ends_on - datetime.timedelta(days=3)
     assert remind_assignment_endings(today=soon - datetime.timedelta(days=10)) == []
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         assert remind_assignment_endings(today=soon) == [assignment.pk]
-    with django_capture_on_commit_callbacks(execute=True):
+    run_after_commit(callbacks)
+    with django_capture_on_commit_callbacks() as callbacks:
         assert remind_assignment_endings(today=soon) == []
+    run_after_commit(callbacks)
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
         [maintainer.email, caseworker.email, stella.user.email]
     )
@@ -468,7 +477,7 @@ def test_finished_assignments_end_and_the_task_runs(
     assignment.refresh_from_db()
     assert assignment.status == Assignment.Status.ENDED
     assert assignment.end_reason == Assignment.EndReason.COMPLETED
-    assert remind_assignment_endings_task.apply().get() == 0
+    assert remind_assignment_endings_task.run() == 0
 
 
 def test_the_steward_files_a_sealed_handover_report_once(

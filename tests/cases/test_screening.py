@@ -11,6 +11,7 @@ from cases import services as case_services
 from cases.models import Category, ConcernAlert, HelpWanted, IdentityOfConcern, Urgency
 from cases.services.concerns import clear_identities, record_identity_of_concern
 from portal.lib.errors import Refused
+from tests.cases.stewards import run_after_commit
 from tests.conftest import CANARY_NARRATIVE
 
 
@@ -64,12 +65,13 @@ def test_a_recorded_identity_is_of_concern_and_alerts_the_case(
     case, caseworker, django_capture_on_commit_callbacks
 ):
     record_identity_of_concern(case=case, actor=caseworker, identity="github:JiaT75")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         verdict = screening.screen_identities(
             identities=["email:ok@example.org", "github:jiat75"],
             source="roster-application",
             subject="jia-helper",
         )
+    run_after_commit(callbacks)
     assert verdict.is_of_concern
     assert verdict.reason_code == "identity-of-concern"
     alert = ConcernAlert.objects.get()
@@ -109,10 +111,11 @@ def test_an_identity_on_a_second_case_alerts_the_caseworkers_of_both(
     case, second_case, caseworker, second_caseworker, django_capture_on_commit_callbacks
 ):
     record_identity_of_concern(case=case, actor=caseworker, identity="github:jiat75")
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         record_identity_of_concern(
             case=second_case, actor=second_caseworker, identity="GitHub:JiaT75"
         )
+    run_after_commit(callbacks)
     first_alert = ConcernAlert.objects.get(case=case)
     second_alert = ConcernAlert.objects.get(case=second_case)
     assert first_alert.source == second_alert.source == "case"

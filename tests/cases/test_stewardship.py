@@ -9,7 +9,7 @@ from cases import services
 from cases.models import Assignment
 from portal.lib.errors import Refused
 from portal.roster.models import StewardProfile
-from tests.cases.stewards import ask_for_steward, make_steward
+from tests.cases.stewards import ask_for_steward, make_steward, run_after_commit
 
 REASON = "Pushed an unsigned release: heron-1188."
 
@@ -34,8 +34,9 @@ def test_suspension_ends_every_assignment_and_tells_the_maintainers(
 ):
     stella, active, proposed = serving
     mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         services.suspend_steward(steward=stella, actor=caseworker, reason=REASON)
+    run_after_commit(callbacks)
     stella.refresh_from_db()
     assert stella.status == StewardProfile.Status.SUSPENDED
     for assignment in (active, proposed):
