@@ -398,6 +398,28 @@ def _hold_for_concern(*, steward: StewardProfile, reason_code: str) -> None:
     )
 
 
+def _screen_and_hold(*, steward: StewardProfile, source: str) -> bool:
+    """Screen `steward`'s identities; on a match, put them on hold. True if now held.
+
+    The hold and the screening's alert are written in their own transaction, so they stay
+    when the caller then refuses (that alert is the point of screening). A steward whose hold a
+    caseworker cleared is not held again on their same identities; the screening still alerts
+    the caseworkers of every matching case, and matching keeps excluding identities the case
+    side has not cleared.
+    """
+    with transaction.atomic():
+        verdict = screening.screen(
+            identities=steward.identities(), source=source, subject=steward.handle
+        )
+        if not verdict.is_of_concern or steward.hold_cleared_at is not None:
+            return False
+        _hold_for_concern(
+            steward=steward,
+            reason_code=verdict.reason_code or screening.DEFAULT_REASON,
+        )
+    return True
+
+
 def record_vouch(
     *,
     voucher: StewardProfile,
@@ -422,25 +444,9 @@ def record_vouch(
         raise Refused("You can only vouch as yourself.")
     if voucher.pk == vouchee.pk:
         raise Refused("You cannot vouch for yourself.")
-    if voucher.hold_cleared_at is None:
-        verdict = screening.screen(
-            identities=voucher.identities(),
-            source=screening.VOUCH,
-            subject=voucher.handle,
-        )
-        if verdict.is_of_concern:
-            _hold_for_concern(
-                steward=voucher,
-                reason_code=verdict.reason_code or screening.DEFAULT_REASON,
-            )
-            raise Refused(
-                "Your vouch cannot be recorded until a caseworker has reviewed your profile."
-            )
-    else:
-        screening.screen(
-            identities=voucher.identities(),
-            source=screening.VOUCH,
-            subject=voucher.handle,
+    if _screen_and_hold(steward=voucher, source=screening.VOUCH):
+        raise Refused(
+            "Your vouch cannot be recorded until a caseworker has reviewed your profile."
         )
     return _record_vouch(
         voucher=voucher,
@@ -596,7 +602,6 @@ def vetting_problems(
     return VettingReport(problems=problems, qualifying_vouchers=sorted(set(qualifying)))
 
 
-@transaction.atomic
 def vet_steward(
     *, steward: StewardProfile, actor, source_ip: str | None = None
 ) -> StewardProfile:
@@ -610,7 +615,23 @@ def vet_steward(
 
     A renewal before expiry keeps the original `vetted_at` (vetting was continuous); vetting
     after a lapse starts it again. Either way the expiry reminder is re-armed.
+
+    The steward's identities are screened again first: an identity recorded as of concern
+    after they applied (the pressure is often noticed late) puts them on hold and refuses;
+    the hold and the caseworkers' alert stay though the vetting is refused.
     """
+    if is_caseworker(actor) and _screen_and_hold(
+        steward=steward, source=screening.APPLICATION
+    ):
+        raise Refused(
+            f"{steward.handle} is on hold (an identity of concern); a caseworker must clear "
+            "the hold first."
+        )
+    return _vet_steward(steward=steward, actor=actor, source_ip=source_ip)
+
+
+@transaction.atomic
+def _vet_steward(*, steward: StewardProfile, actor, source_ip) -> StewardProfile:
     # SECURITY: the vouchers are locked with the steward, so a voucher suspended or put on hold
     # while this runs is either seen as such or waits for this vetting; never half of each.
     # One query in primary-key order, the same order `_record_vouch` locks in: no deadlock.
