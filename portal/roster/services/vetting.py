@@ -108,10 +108,13 @@ def _screen_and_hold(*, steward: StewardProfile, source: str) -> bool:
     """Screen `steward`'s identities; on a match, put them on hold. True if now held.
 
     The hold and the screening's alert are written in their own transaction, so they stay
-    when the caller then refuses (that alert is the point of screening). A steward whose hold a
-    caseworker cleared is not held again on their same identities; the screening still alerts
-    the caseworkers of every matching case, and matching keeps excluding identities the case
-    side has not cleared.
+    when the caller then refuses (that alert is the point of screening).
+
+    A steward whose roster hold a caseworker has cleared is not held by the roster again, even
+    for a concern recorded after the clearance: the screening still alerts the caseworkers of
+    every matching case, and matching keeps excluding a steward whose identities the case side
+    has not cleared, so they cannot be assigned. Without this, a cleared steward would be put
+    back on hold by their very next vouch.
     """
     with transaction.atomic():
         verdict = screening.screen(
@@ -143,8 +146,7 @@ def record_vouch(
     The one exception to "a refusal writes nothing": when the voucher's identities are of
     concern, the screening's alert to the caseworkers and the hold on the voucher are kept (in
     their own transaction) though the vouch is refused; that alert is the point of screening.
-    A voucher whose earlier hold a caseworker cleared is not held again on the same identities;
-    the screening still alerts the caseworkers.
+    A voucher whose roster hold a caseworker cleared is not held again (see `_screen_and_hold`).
     """
     if voucher.user_id != actor.pk:
         raise Refused("You can only vouch as yourself.")
