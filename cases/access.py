@@ -8,7 +8,13 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
-from cases.models import Assignment, AssignmentExtension, Case, StewardRequest
+from cases.models import (
+    Assignment,
+    AssignmentExtension,
+    Case,
+    CaseworkerConflict,
+    StewardRequest,
+)
 from cases.states import OPEN
 from portal.accounts.roles import is_caseworker
 
@@ -154,9 +160,12 @@ def approvals_for(user):
     `user` proposed. Caseworkers only; they show project, steward, scope and period, no case text."""
     if not is_caseworker(user):
         return Assignment.objects.none(), AssignmentExtension.objects.none()
+    # Nor those on projects `user` declared a conflict with: they may not approve them.
+    conflicted = CaseworkerConflict.objects.filter(caseworker=user).values("project_id")
     assignments = (
         Assignment.objects.filter(status=Assignment.Status.AWAITING_APPROVAL)
         .exclude(proposed_by=user)
+        .exclude(case__project_id__in=conflicted)
         .select_related("case__project", "steward", "proposed_by")
     )
     extensions = (
@@ -164,6 +173,7 @@ def approvals_for(user):
             status=AssignmentExtension.Status.AWAITING_APPROVAL
         )
         .exclude(proposed_by=user)
+        .exclude(assignment__case__project_id__in=conflicted)
         .select_related(
             "assignment__case__project", "assignment__steward", "proposed_by"
         )

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from cases import screening
@@ -35,7 +35,7 @@ class Exclusion:
 
 @dataclass
 class Candidate:
-    steward: StewardProfile
+    steward: "StewardProfile | StewardRow"
     free: int
     ecosystem_match: bool = False
     skills_matched: list[str] = field(default_factory=list)
@@ -67,6 +67,7 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def overlap_hours(zone_a: str, zone_b: str, on: datetime.date) -> float:
     """Hours a 09:00-17:00 working day in `zone_a` overlaps one in `zone_b` on date `on`."""
     a, b = _zone(zone_a), _zone(zone_b)
@@ -98,25 +99,57 @@ def has_uncleared_concern(steward: StewardProfile, concerns: dict) -> bool:
     return False
 
 
-def _candidates(steward_ids: list[int] | None, lock: bool) -> QuerySet[StewardProfile]:
-    rows = StewardProfile.objects.select_related("user")
+# The columns matching reads; loading only these (as tuples, not model instances) keeps a roster
+# of thousands to a few tens of milliseconds.
+_FIELDS = (
+    "pk",
+    "public_id",
+    "handle",
+    "user_id",
+    "user__email",
+    "forge_accounts",
+    "ecosystems",
+    "skills",
+    "time_zone",
+    "hours_per_week",
+    "max_assignments",
+    "status",
+    "is_on_hold",
+    "hold_cleared_at",
+    "vetting_expires_at",
+)
+
+
+class StewardRow:
+    """The roster facts matching needs about one steward, read without building a model."""
+
+    __slots__ = (*_FIELDS[:4], "email", *_FIELDS[5:])
+
+    def __init__(self, values: tuple):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    def identities(self) -> list[str]:
+        # The same normalised identities as StewardProfile.identities().
+        found = [f"email:{self.email.strip().lower()}"] if self.email else []
+        found.extend(str(account).lower() for account in self.forge_accounts or [])
+        return found
+
+
+def _candidates(steward_ids: list[int] | None, lock: bool) -> list:
     if steward_ids is not None:
-        rows = rows.filter(pk__in=steward_ids)
-    else:
-        # Applicants never vetted are not candidates; anyone vetted, suspended or on hold is
-        # shown so the caseworker sees why they are out.
-        rows = rows.filter(
-            Q(
-                status__in=[
-                    StewardProfile.Status.VETTED,
-                    StewardProfile.Status.SUSPENDED,
-                ]
-            )
-            | Q(is_on_hold=True)
-        )
-    if lock:
-        rows = rows.select_for_update(of=("self",))
-    return rows.order_by("handle")
+        # A proposal or an answer re-checks one steward under a row lock: the real model.
+        rows = StewardProfile.objects.select_related("user").filter(pk__in=steward_ids)
+        if lock:
+            rows = rows.select_for_update(of=("self",))
+        return list(rows.order_by("handle"))
+    # Applicants never vetted are not candidates; anyone vetted, suspended or on hold is
+    # shown so the caseworker sees why they are out.
+    rows = StewardProfile.objects.filter(
+        Q(status__in=[StewardProfile.Status.VETTED, StewardProfile.Status.SUSPENDED])
+        | Q(is_on_hold=True)
+    )
+    return [StewardRow(values) for values in rows.values_list(*_FIELDS)]
 
 
 def evaluate(
@@ -134,7 +167,7 @@ def evaluate(
     now = now or timezone.now()
     today = timezone.localdate(now)
     case = request.case
-    stewards = list(_candidates(steward_ids, lock))
+    stewards = _candidates(steward_ids, lock)
     ids = [s.pk for s in stewards] if steward_ids is not None else None
     holding = Assignment.objects.filter(status__in=Assignment.HOLDING)
     if excluding_assignment is not None:

@@ -10,15 +10,18 @@ returns a `Verdict`, never a case, a case id or a word a maintainer wrote; the a
 on each matching case names where the identity appeared, never the other case.
 """
 
+import functools
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max, QuerySet
-from django.utils.crypto import salted_hmac
 
 from cases import crypto
 from cases.models import ConcernAlert, ConcernClearance, IdentityOfConcern
@@ -74,9 +77,15 @@ def digest(identity: str) -> str:
     guessed account to someone holding only a copy of the database. Changing SECRET_KEY needs
     `manage.py redigest_identities`, which recomputes them from the sealed identities.
     """
-    return salted_hmac(
-        "steady:identity-of-concern", identity, algorithm="sha256"
-    ).hexdigest()
+    return _digest(identity, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=65536)
+def _digest(identity: str, secret: str) -> str:
+    # Django's salted_hmac with its derived key computed once, and memoised (a pure function):
+    # matching digests every identity of thousands of stewards per page.
+    key = hashlib.sha256(f"steady:identity-of-concern{secret}".encode()).digest()
+    return hmac.new(key, identity.encode(), "sha256").hexdigest()
 
 
 def _digests(identities: Iterable[str]) -> set[str]:

@@ -533,7 +533,8 @@ def _matching_page(request, steward_request, status=200, error=None):
         "case": steward_request.case,
         "brief": brief_of(steward_request),
         "matches": matches,
-        "assignments": steward_request.assignments.select_related("steward"),
+        # The latest few: a request has a handful of proposals, never a long list.
+        "assignments": steward_request.assignments.select_related("steward")[:20],
         "error": error,
     }
     return render(request, "cases/steward_matching.html", context, status=status)

@@ -15,6 +15,7 @@ from cases.models import (
     AssignmentExtension,
     Case,
     CaseEvent,
+    CaseworkerConflict,
     HandoverReport,
     Scope,
     StewardRequest,
@@ -216,6 +217,16 @@ def propose_assignment(
     return assignment
 
 
+def _refuse_conflicted_approver(actor, case: Case) -> None:
+    if CaseworkerConflict.objects.filter(
+        caseworker=actor, project_id=case.project_id
+    ).exists():
+        raise Refused(
+            "You declared a conflict of interest with this project; another caseworker "
+            "must approve."
+        )
+
+
 def _activate_or_wait(assignment: Assignment) -> None:
     if assignment.needs_second_approval and assignment.approved_by_id is None:
         assignment.status = Assignment.Status.AWAITING_APPROVAL
@@ -298,6 +309,7 @@ def approve_assignment(
         )
     if assignment.status != Assignment.Status.AWAITING_APPROVAL:
         raise Refused("This assignment is not waiting for approval.")
+    _refuse_conflicted_approver(actor, assignment.case)
     if assignment.is_blocked:
         raise Refused(
             "This assignment is on hold until an identity of concern is cleared."
@@ -438,6 +450,7 @@ def approve_extension(
         )
     if extension.status != AssignmentExtension.Status.AWAITING_APPROVAL:
         raise Refused("This extension is not waiting for approval.")
+    _refuse_conflicted_approver(actor, assignment.case)
     if assignment.status != Assignment.Status.ACTIVE:
         raise Refused("The assignment is no longer active.")
     _refuse_excluded(assignment.request, assignment.steward, excluding=assignment)

@@ -507,3 +507,17 @@ def test_only_the_assignments_steward_files_its_report(
                 access_granted="",
                 access_returned="none",
             )
+
+
+def test_a_caseworker_with_a_conflict_on_the_project_cannot_approve(
+    release_request, stella, caseworker, second_caseworker, maintainer, project
+):
+    assignment = _propose(release_request, stella, caseworker)
+    services.respond_to_assignment(assignment=assignment, actor=maintainer, accept=True)
+    services.declare_conflict(
+        actor=second_caseworker, project=project, reason="I co-maintain it"
+    )
+    with pytest.raises(Refused, match="conflict of interest"):
+        services.approve_assignment(assignment=assignment, actor=second_caseworker)
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.AWAITING_APPROVAL
