@@ -19,7 +19,7 @@ def _list(text: str, *, lines: bool = False) -> list[str]:
 
 
 def time_zone_choices():
-    return [("", "Choose…"), *((tz, tz) for tz in sorted(services._time_zones()))]
+    return [("", "Choose…"), *((tz, tz) for tz in sorted(services.time_zone_names()))]
 
 
 class ApplyForm(forms.Form):

@@ -278,3 +278,40 @@ def test_vetting_problems_preview_matches_the_decision(
     report = vetting_problems(steward=ready, actor=caseworker)
     assert not report.ok
     assert report.qualifying_vouchers == ["ada", "bo"]
+
+
+def test_identity_of_concern_recorded_after_the_application_holds_the_vetting(
+    ready, case, caseworker, second_caseworker
+):
+    from cases.models import ConcernAlert
+    from cases.services.concerns import record_identity_of_concern
+
+    # The applicant was clear when they applied; a case names one of their accounts later.
+    record_identity_of_concern(case=case, actor=caseworker, identity="github:newcomer")
+    with pytest.raises(Refused, match="newcomer is on hold"):
+        vet_steward(steward=ready, actor=second_caseworker)
+    ready.refresh_from_db()
+    assert ready.is_on_hold and ready.status == StewardProfile.Status.APPLIED
+    assert not AuditEvent.objects.filter(action="steward.vetted").exists()
+    assert ConcernAlert.objects.filter(
+        case=case, source=ConcernAlert.Source.ROSTER_APPLICATION, subject="newcomer"
+    ).exists()
+    # Once a caseworker has looked into it and cleared the hold, vetting can go ahead.
+    clear_hold(steward=ready, actor=caseworker, note="A namesake; met by video.")
+    assert vet_steward(steward=ready, actor=second_caseworker).is_vetted
+
+
+def test_screening_at_vetting_is_not_triggered_by_non_caseworkers(
+    ready, case, caseworker, steward
+):
+    from cases.models import ConcernAlert
+    from cases.services.concerns import record_identity_of_concern
+
+    record_identity_of_concern(case=case, actor=caseworker, identity="github:newcomer")
+    with pytest.raises(Refused, match="Only caseworkers"):
+        vet_steward(steward=ready, actor=steward)
+    ready.refresh_from_db()
+    assert not ready.is_on_hold
+    assert not ConcernAlert.objects.filter(
+        source=ConcernAlert.Source.ROSTER_APPLICATION
+    ).exists()

@@ -366,3 +366,56 @@ def test_get_on_a_change_is_refused(client, applicant, caseworker):
         assert client.get(reverse(name, args=[applicant.public_id])).status_code == 405
     applicant.refresh_from_db()
     assert applicant.status == StewardProfile.Status.APPLIED
+
+
+JUNK = [
+    {},
+    {
+        "statement": "x" * 10_000,
+        "note": "\x00",
+        "public_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    },
+    {
+        "handle": "ü" * 30,
+        "forge_accounts": "github:\ngitlab:@\n:::",
+        "ecosystems": ["pypi", "pypi"],
+        "skills": ",,,," * 100,
+        "time_zone": "UTC",
+        "hours_per_week": "99999999999999999999",
+        "max_assignments": "-1",
+        "statement": "s",
+        "public_keys": "\n".join(["ssh-ed25519 AAAA"] * 50),
+        "method": "in-person",
+        "checked_on": "0001-01-01",
+        "ecosystem": "pypi",
+        "project_name": "x" * 500,
+        "first_contributed_on": "9999-12-31",
+        "conflict_of_interest": "on",
+    },
+]
+
+
+@pytest.mark.parametrize("payload", JUNK)
+def test_junk_posted_anywhere_gets_a_clear_refusal_never_a_500(
+    client, payload, stranger, voucher_a, applicant, caseworker
+):
+    def post(user, name, *args):
+        client.force_login(user)
+        response = client.post(reverse(name, args=args), payload)
+        assert response.status_code in (302, 400), (name, response.status_code)
+
+    post(stranger, "roster:apply")
+    post(applicant.user, "roster:add-key")
+    post(applicant.user, "roster:declare-involvement")
+    post(voucher_a.user, "roster:vouch", applicant.public_id)
+    for name in (
+        "roster:identity-check",
+        "roster:vet",
+        "roster:clear-hold",
+        "roster:record-involvement",
+    ):
+        post(caseworker, name, applicant.public_id)
+    assert not StewardProfile.objects.filter(user=stranger).exists()
+    assert not IdentityCheck.objects.exists()
+    applicant.refresh_from_db()
+    assert applicant.status == StewardProfile.Status.APPLIED
