@@ -4,12 +4,13 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from cases.models import Category, HelpWanted, Urgency
+from cases.models import Category, HelpWanted, IdentityOfConcern, Scope, Urgency
+from cases.screening import normalise_identity
 from cases.selectors import UNASSIGNED
 from cases.states import OPEN, Status, allowed_next
 from portal.accounts.models import User
 from portal.accounts.roles import CASEWORKER
-from portal.projects.models import Project
+from portal.projects.models import Ecosystem, Project
 
 
 class CaseForm(forms.Form):
@@ -199,3 +200,126 @@ class QueueFilterForm(forms.Form):
                 if name != "page" and value not in (None, "")
             }
         )
+
+
+def _tags(value: str) -> list[str]:
+    return [t.strip() for t in value.replace("\n", ",").split(",") if t.strip()]
+
+
+class StewardRequestForm(forms.Form):
+    scope = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="What the steward may do",
+        help_text="Release needs a second caseworker's approval as well as yours.",
+    )
+    starts_on = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ends_on = forms.DateField(
+        label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ecosystem = forms.ChoiceField(choices=Ecosystem.choices)
+    skills = forms.CharField(
+        required=False,
+        max_length=300,
+        help_text="Comma-separated, e.g. “c, autotools, fuzzing”.",
+    )
+    hours_per_week = forms.IntegerField(min_value=1, max_value=80, initial=5)
+    time_zone = forms.CharField(
+        max_length=64,
+        label="Your time zone",
+        help_text="For example Europe/Berlin or America/Chicago.",
+    )
+    brief = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=10000,
+        label="Brief for the steward",
+        help_text="What you choose to share with the steward. They never see the rest of the case.",
+    )
+
+    def clean_skills(self):
+        return _tags(self.cleaned_data["skills"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_on") and data.get("ends_on"):
+            if data["ends_on"] <= data["starts_on"]:
+                self.add_error("ends_on", "The period must end after it starts.")
+        return data
+
+
+class ProposeForm(forms.Form):
+    steward = forms.UUIDField(widget=forms.HiddenInput)
+
+
+class RespondForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("decline", "Decline")])
+
+
+class ExtensionForm(forms.Form):
+    new_ends_on = forms.DateField(
+        label="New end date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        max_length=500,
+        label="Why it can be cleared",
+        error_messages={"required": "Say why it can be cleared."},
+    )
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        error_messages={"required": "Give the reason for the suspension."},
+    )
+
+
+class IdentityOfConcernForm(forms.Form):
+    identity = forms.CharField(
+        max_length=200,
+        label="Account or email address",
+        help_text="github:NAME, gitlab:NAME, codeberg:NAME or an email address.",
+    )
+    kind = forms.ChoiceField(
+        choices=IdentityOfConcern.Kind.choices, label="Involved in"
+    )
+
+    def clean_identity(self):
+        try:
+            return normalise_identity(self.cleaned_data["identity"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class HandoverReportForm(forms.Form):
+    releases = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        required=False,
+        label="Releases made",
+    )
+    changes_merged = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+        required=False,
+        label="Changes merged",
+    )
+    access_granted = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        required=False,
+        label="Access you were granted",
+    )
+    access_returned = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=5000,
+        label="Access you returned",
+        error_messages={
+            "required": "Say which access you returned (or that you were given none)."
+        },
+    )

@@ -21,7 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.access import WORK, cases_visible_to, triage_pool_for
-from cases.models import Case, CaseMessage, CaseworkerConflict, SlaWarning
+from cases.models import (
+    Case,
+    CaseMessage,
+    CaseworkerConflict,
+    ConcernAlert,
+    SlaWarning,
+)
 from cases.states import OPEN
 from portal.accounts.models import User
 from portal.accounts.roles import CASEWORKER
@@ -32,7 +38,9 @@ MESSAGE = "message"
 ASSIGNED = "assigned"
 SLA_DUE_SOON = "sla_due_soon"
 SLA_BREACHED = "sla_breached"
-EVENTS = frozenset({MESSAGE, ASSIGNED, SLA_DUE_SOON, SLA_BREACHED})
+# An identity recorded on the case appeared elsewhere: one event per place it can appear.
+CONCERN_EVENTS = {f"concern_{source}": source for source in ConcernAlert.Source.values}
+EVENTS = frozenset({MESSAGE, ASSIGNED, SLA_DUE_SOON, SLA_BREACHED, *CONCERN_EVENTS})
 _SLA_EVENTS = {
     SlaWarning.Threshold.DUE_SOON: SLA_DUE_SOON,
     SlaWarning.Threshold.BREACHED: SLA_BREACHED,
@@ -111,6 +119,12 @@ def queue_sla_warning(*, warning: SlaWarning) -> None:
     )
 
 
+def queue_concern_alert(*, case: Case, source: str) -> None:
+    """After commit, tell the case's caseworkers an identity recorded on it turned up elsewhere."""
+    recipients = _active(case.caseworkers.all())
+    _queue(f"concern_{source}", case, recipients.values_list("pk", flat=True))
+
+
 # --- The mail ------------------------------------------------------------------------------
 
 
@@ -181,7 +195,119 @@ def case_notification_email(
         "now": timezone.now(),
         "breached": event == SLA_BREACHED,
     }
+    if event in CONCERN_EVENTS:
+        context["where"] = ConcernAlert.Source(CONCERN_EVENTS[event]).label
+        return _message("case_concern", context, user.email)
     name = (
         "case_sla_warning" if event in (SLA_DUE_SOON, SLA_BREACHED) else f"case_{event}"
     )
     return _message(name, context, user.email)
+
+
+# --- Steward assignments ---------------------------------------------------------------------
+
+STEWARD_PROPOSED = "steward_proposed"
+STEWARD_ACCEPTED = "steward_accepted"
+STEWARD_DECLINED = "steward_declined"
+ASSIGNMENT_ACTIVE = "assignment_active"
+EXTENSION_PROPOSED = "extension_proposed"
+ASSIGNMENT_ENDING = "assignment_ending"
+ASSIGNMENT_ENDED = "assignment_ended"
+REPORT_FILED = "report_filed"
+STEWARD_SUSPENDED = "steward_suspended"
+# Who hears about what: "m" the case's maintainers, "c" its caseworkers, "s" the steward.
+ASSIGNMENT_EVENTS = {
+    STEWARD_PROPOSED: (
+        "m",
+        "A steward has been proposed for your project. Please accept or decline.",
+    ),
+    STEWARD_ACCEPTED: ("cs", "The maintainer accepted the steward proposed."),
+    STEWARD_DECLINED: ("c", "The maintainer declined the steward proposed."),
+    ASSIGNMENT_ACTIVE: (
+        "mcs",
+        "A second caseworker approved the assignment; it is now active.",
+    ),
+    EXTENSION_PROPOSED: (
+        "m",
+        "An extension of a steward's assignment is proposed. Please accept or decline.",
+    ),
+    ASSIGNMENT_ENDING: ("mcs", "A steward's assignment ends within a week."),
+    ASSIGNMENT_ENDED: (
+        "mcs",
+        "A steward's assignment has ended. The steward files a handover report.",
+    ),
+    REPORT_FILED: ("mc", "The steward filed the handover report."),
+    STEWARD_SUSPENDED: (
+        "m",
+        "The foundation suspended a steward working with you; their assignment has ended.",
+    ),
+}
+
+
+def assignment_recipients(
+    *, assignment, event: str, to_steward: bool = True
+) -> list[int]:
+    who = ASSIGNMENT_EVENTS[event][0]
+    case = assignment.case
+    ids: set[int] = set()
+    if "m" in who:
+        ids |= set(
+            _active(
+                User.objects.filter(
+                    Q(pk=case.opened_by_id) | Q(pk__in=case.co_maintainers.values("pk"))
+                )
+            ).values_list("pk", flat=True)
+        )
+    if "c" in who:
+        ids |= set(_active(case.caseworkers.all()).values_list("pk", flat=True))
+    if "s" in who and to_steward:
+        ids |= set(
+            _active(
+                User.objects.filter(steward_profile=assignment.steward_id)
+            ).values_list("pk", flat=True)
+        )
+    return sorted(ids)
+
+
+def queue_assignment_event(*, assignment, event: str, to_steward: bool = True) -> None:
+    """After commit, tell the people concerned that something happened on an assignment."""
+    from cases.tasks import send_assignment_notification_task
+
+    for user_id in assignment_recipients(
+        assignment=assignment, event=event, to_steward=to_steward
+    ):
+        transaction.on_commit(
+            functools.partial(
+                send_assignment_notification_task.delay, event, assignment.pk, user_id
+            )
+        )
+
+
+def assignment_notification_email(
+    *, event: str, assignment_id: int, user_id: int
+) -> EmailMultiAlternatives | None:
+    """The mail for one person about an assignment, or None if they can no longer open it.
+
+    SECURITY: a sentence saying what happened and a link; no project name, brief or case text,
+    and the link goes through the same access check as the page."""
+    from cases.access import assignments_visible_to
+
+    if event not in ASSIGNMENT_EVENTS:
+        raise ValueError(f"unknown assignment notification {event!r}")
+    user = _active(User.objects.filter(pk=user_id)).first()
+    if user is None:
+        return None
+    assignment = assignments_visible_to(user).filter(pk=assignment_id).first()
+    if assignment is None:
+        log.info(
+            "assignment notification %s for user %s dropped: no access", event, user_id
+        )
+        return None
+    context = {
+        "event": event,
+        "what": ASSIGNMENT_EVENTS[event][1],
+        "assignment_url": _absolute(
+            reverse("cases:assignment", args=[assignment.public_id])
+        ),
+    }
+    return _message("assignment_event", context, user.email)

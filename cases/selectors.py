@@ -11,6 +11,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Window,
@@ -18,7 +19,7 @@ from django.db.models import (
 
 from cases import crypto
 from cases.access import WORK, cases_visible_to, triage_pool_for
-from cases.models import Case
+from cases.models import Assignment, Case
 from cases.services.attachments import attachment_name
 from cases.states import OPEN
 from portal.projects.models import Ecosystem
@@ -175,3 +176,33 @@ def attachments_for(user, case: Case) -> list:
         attachment.case = case
         attachment.name = attachment_name(attachment)
     return rows
+
+
+def steward_requests_for(case: Case) -> list:
+    """The case's steward requests, each with its assignments (steward loaded): two queries."""
+    return list(
+        case.steward_requests.prefetch_related(
+            Prefetch(
+                "assignments",
+                queryset=Assignment.objects.select_related("steward").order_by(
+                    "-created_at"
+                ),
+            )
+        )
+    )
+
+
+def identities_of_concern_for(case: Case) -> tuple[list, list]:
+    """The identities recorded on the case and the alerts about them, each with its opened
+    `.identity` (None once the case is withdrawn). For the case's caseworkers only."""
+    from cases.screening import identity_of
+
+    concerns = list(case.identities_of_concern.all())
+    opened = {}
+    for concern in concerns:
+        concern.case = case
+        concern.identity = opened[concern.pk] = identity_of(concern)
+    alerts = list(case.concern_alerts.all())
+    for alert in alerts:
+        alert.identity = opened.get(alert.concern_id)
+    return concerns, alerts

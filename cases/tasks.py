@@ -5,8 +5,12 @@ import smtplib
 from celery import shared_task
 from django.utils import timezone
 
-from cases.notifications import case_notification_email
+from cases.notifications import assignment_notification_email, case_notification_email
 from cases.services import warn_first_response
+from cases.services.assignments import (
+    end_finished_assignments,
+    remind_assignment_endings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +42,32 @@ def send_case_notification_task(self, event: str, case_id: int, user_id: int) ->
     except _TRANSPORT_ERRORS as exc:
         log.warning("case notification %s to user %s failed: %r", event, user_id, exc)
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, max_retries=5, time_limit=300)
+def send_assignment_notification_task(
+    self, event: str, assignment_id: int, user_id: int
+) -> None:
+    """Mail one person that `event` happened on an assignment. No case text; access checked at send."""
+    message = assignment_notification_email(
+        event=event, assignment_id=assignment_id, user_id=user_id
+    )
+    if message is None:
+        return
+    try:
+        message.send()
+    except _TRANSPORT_ERRORS as exc:
+        log.warning(
+            "assignment notification %s to user %s failed: %r", event, user_id, exc
+        )
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task
+def remind_assignment_endings_task() -> int:
+    """Beat: end assignments whose period is over, and remind people a week before an end."""
+    ended = end_finished_assignments(today=timezone.localdate())
+    reminded = remind_assignment_endings(today=timezone.localdate())
+    if ended or reminded:
+        log.info("ended %d assignments, reminded %d", len(ended), len(reminded))
+    return len(reminded)

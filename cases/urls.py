@@ -38,4 +38,60 @@ urlpatterns = [
         views.consent_to_revision,
         name="consent-to-revision",
     ),
+    path("<uuid:public_id>/identities/", views.record_identity, name="record-identity"),
+    path(
+        "<uuid:public_id>/alerts/<uuid:alert_id>/clear/",
+        views.clear_alert,
+        name="clear-alert",
+    ),
+    path("<uuid:public_id>/steward/", views.request_steward, name="request-steward"),
+    path(
+        "steward-requests/<uuid:request_id>/",
+        views.steward_matching,
+        name="steward-matching",
+    ),
+    path(
+        "steward-requests/<uuid:request_id>/propose/",
+        views.propose_steward,
+        name="propose-steward",
+    ),
+    path("assignments/", views.my_assignments, name="my-assignments"),
+    path("assignments/approvals/", views.approvals, name="approvals"),
+    path("assignments/<uuid:public_id>/", views.assignment_detail, name="assignment"),
+    path(
+        "assignments/<uuid:public_id>/respond/",
+        views.respond_to_assignment,
+        name="respond-assignment",
+    ),
+    path(
+        "assignments/<uuid:public_id>/approve/",
+        views.approve_assignment,
+        name="approve-assignment",
+    ),
+    path(
+        "assignments/<uuid:public_id>/extend/",
+        views.propose_extension,
+        name="propose-extension",
+    ),
+    path(
+        "assignments/<uuid:public_id>/extensions/<uuid:extension_id>/respond/",
+        views.respond_to_extension,
+        name="respond-extension",
+    ),
+    path(
+        "extensions/<uuid:extension_id>/approve/",
+        views.approve_extension,
+        name="approve-extension",
+    ),
+    path(
+        "assignments/<uuid:public_id>/clear/",
+        views.clear_assignment_block,
+        name="clear-assignment-block",
+    ),
+    path("assignments/<uuid:public_id>/report/", views.file_report, name="file-report"),
+    path(
+        "stewards/<uuid:public_id>/suspend/",
+        views.suspend_steward,
+        name="suspend_steward",
+    ),
 ]

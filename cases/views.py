@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.debug import sensitive_post_parameters
@@ -16,17 +17,33 @@ from cases.forms import (
     CaseForm,
     CoMaintainerForm,
     ConflictForm,
+    ExtensionForm,
+    HandoverReportForm,
+    IdentityOfConcernForm,
     MessageForm,
+    NoteForm,
+    ProposeForm,
     QueueFilterForm,
+    RespondForm,
     StatusForm,
+    StewardRequestForm,
+    SuspendForm,
 )
-from cases.models import CaseworkerConflict
+from cases.matching import match_stewards
+from cases.models import (
+    AssignmentExtension,
+    CaseworkerConflict,
+    ConcernAlert,
+    HandoverReport,
+)
+from cases.services.assignments import brief_of, report_of
 from cases.states import FINAL, Status
 from portal.accounts.access import caseworker_required
 from portal.audit.selectors import events_for_case, reads_by_foundation
 from portal.lib.errors import Refused
 from portal.lib.http import client_ip
 from portal.notices.forms import NoticeContentForm
+from portal.roster.models import StewardProfile
 
 
 @login_required
@@ -68,6 +85,9 @@ def _detail(request, case, status=200, **forms):
     services.record_case_viewed(case=case, actor=user, source_ip=client_ip(request))
     may_work = access.can(user, "work", case)
     is_maintainer = access.can(user, "maintain", case)
+    concerns, alerts = (
+        selectors.identities_of_concern_for(case) if may_work else ([], [])
+    )
     context = {
         "case": case,
         "may_work": may_work,
@@ -90,6 +110,13 @@ def _detail(request, case, status=200, **forms):
         or (AssignColleagueForm(case=case) if may_work else None),
         "co_maintainer_form": forms.get("co_maintainer_form")
         or (CoMaintainerForm() if is_maintainer else None),
+        "steward_requests": selectors.steward_requests_for(case)
+        if (may_work or is_maintainer)
+        else [],
+        "identities_of_concern": concerns,
+        "concern_alerts": alerts,
+        "identity_form": forms.get("identity_form")
+        or (IdentityOfConcernForm() if may_work else None),
     }
     return render(request, "cases/case_detail.html", context, status=status)
 
@@ -412,6 +439,418 @@ def draft_handover(request, public_id):
     return render(
         request, "cases/handover_form.html", {"case": case, "form": form}, status=status
     )
+
+
+# --- Identities of concern ----------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def record_identity(request, public_id):
+    case = access.get_case_for(request.user, public_id, perm=access.WORK)
+    form = IdentityOfConcernForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_identity_of_concern(
+                case=case,
+                actor=request.user,
+                identity=form.cleaned_data["identity"],
+                kind=form.cleaned_data["kind"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("identity", exc)
+        else:
+            messages.success(request, "Identity recorded. It is now watched for.")
+            return redirect("cases:detail", case.public_id)
+    return _detail(request, case, identity_form=form, status=400)
+
+
+@login_required
+@require_POST
+def clear_alert(request, public_id, alert_id):
+    case = access.get_case_for(request.user, public_id, perm=access.WORK)
+    alert = get_object_or_404(ConcernAlert, case=case, public_id=alert_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.clear_identity_concern(
+                alert=alert,
+                actor=request.user,
+                note=form.cleaned_data["note"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("note", exc)
+        else:
+            messages.success(request, "The identity is cleared.")
+            return redirect("cases:detail", case.public_id)
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+    return _detail(request, case, status=400)
+
+
+# --- Steward requests and matching ----------------------------------------------------------
+
+
+@login_required
+@sensitive_post_parameters()
+def request_steward(request, public_id):
+    case = access.get_case_for(request.user, public_id)
+    if not access.can(request.user, "maintain", case):
+        raise PermissionDenied(
+            "Only the maintainers on this case can ask for a steward."
+        )
+    initial = {"ecosystem": case.project.ecosystem}
+    form = StewardRequestForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.request_steward(
+                case=case,
+                actor=request.user,
+                source_ip=client_ip(request),
+                **form.cleaned_data,
+            )
+        except Refused as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                "Your request is with your caseworker, who will propose a vetted steward.",
+            )
+            return redirect("cases:detail", case.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "cases/steward_request_form.html",
+        {"case": case, "form": form},
+        status=status,
+    )
+
+
+def _matching_page(request, steward_request, status=200, error=None):
+    matches = match_stewards(steward_request)
+    context = {
+        "steward_request": steward_request,
+        "case": steward_request.case,
+        "brief": brief_of(steward_request),
+        "matches": matches,
+        # The latest few: a request has a handful of proposals, never a long list.
+        "assignments": steward_request.assignments.select_related("steward")[:20],
+        "error": error,
+    }
+    return render(request, "cases/steward_matching.html", context, status=status)
+
+
+@login_required
+def steward_matching(request, request_id):
+    steward_request = access.get_steward_request_for(request.user, request_id)
+    return _matching_page(request, steward_request)
+
+
+@login_required
+@require_POST
+def propose_steward(request, request_id):
+    steward_request = access.get_steward_request_for(request.user, request_id)
+    form = ProposeForm(request.POST)
+    steward = None
+    if form.is_valid():
+        steward = StewardProfile.objects.filter(
+            public_id=form.cleaned_data["steward"]
+        ).first()
+    if steward is None:
+        return _matching_page(
+            request,
+            steward_request,
+            status=400,
+            error="Choose a steward from the list.",
+        )
+    try:
+        assignment = services.propose_assignment(
+            request=steward_request,
+            steward=steward,
+            actor=request.user,
+            source_ip=client_ip(request),
+        )
+    except Refused as exc:
+        return _matching_page(
+            request, steward_request, status=400, error=" ".join(exc.messages)
+        )
+    if assignment.is_blocked:
+        messages.warning(
+            request,
+            f"{steward.handle} is proposed, but on hold: one of their identities is of "
+            "concern. Clear it on the assignment before the maintainer can answer.",
+        )
+    else:
+        messages.success(
+            request,
+            f"{steward.handle} is proposed; the maintainer will accept or decline.",
+        )
+    return redirect("cases:assignment", assignment.public_id)
+
+
+# --- Assignments ------------------------------------------------------------------------------
+
+
+def _assignment_page(request, assignment, status=200, **forms):
+    user = request.user
+    case = assignment.case
+    may_work = access.can(user, "work", case)
+    is_maintainer = access.can(user, "maintain", case)
+    is_steward = assignment.steward.user_id == user.pk
+    services.record_assignment_viewed(
+        assignment=assignment, actor=user, source_ip=client_ip(request)
+    )
+    report = HandoverReport.objects.filter(assignment=assignment).first()
+    if report is not None:
+        report.assignment = assignment
+    context = {
+        "assignment": assignment,
+        "case": case,
+        "brief": brief_of(assignment.request),
+        "may_work": may_work,
+        "is_case_maintainer": is_maintainer,
+        "is_steward": is_steward,
+        "report": report_of(report) if report else None,
+        "report_filed": report is not None,
+        "extensions": assignment.extensions.all(),
+        "respond_form": forms.get("respond_form") or RespondForm(),
+        "extension_form": forms.get("extension_form") or ExtensionForm(),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "error": forms.get("error"),
+    }
+    return render(request, "cases/assignment_detail.html", context, status=status)
+
+
+@login_required
+def assignment_detail(request, public_id):
+    assignment = access.get_assignment_for(request.user, public_id)
+    return _assignment_page(request, assignment)
+
+
+@login_required
+def my_assignments(request):
+    rows = (
+        access.assignments_visible_to(request.user)
+        .filter(steward__user=request.user)
+        .select_related("case__project")
+    )
+    return render(request, "cases/assignment_list.html", {"assignments": rows})
+
+
+@login_required
+@require_POST
+def respond_to_assignment(request, public_id):
+    assignment = access.get_assignment_for(request.user, public_id)
+    form = RespondForm(request.POST)
+    if form.is_valid():
+        accept = form.cleaned_data["decision"] == "accept"
+        try:
+            assignment = services.respond_to_assignment(
+                assignment=assignment,
+                actor=request.user,
+                accept=accept,
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            return _assignment_page(
+                request, assignment, status=400, error=" ".join(exc.messages)
+            )
+        if not accept:
+            messages.success(request, "You declined the steward.")
+        elif assignment.status == assignment.Status.AWAITING_APPROVAL:
+            messages.success(
+                request,
+                "Accepted. The release scope now needs a second caseworker's approval.",
+            )
+        else:
+            messages.success(request, "Accepted. The assignment is active.")
+        return redirect("cases:assignment", assignment.public_id)
+    return _assignment_page(request, assignment, respond_form=form, status=400)
+
+
+@caseworker_required
+def approvals(request):
+    assignments, extensions = access.approvals_for(request.user)
+    return render(
+        request,
+        "cases/assignment_approvals.html",
+        {"assignments": assignments, "extensions": extensions},
+    )
+
+
+@caseworker_required
+@require_POST
+def approve_assignment(request, public_id):
+    assignment = access.get_for_approval(request.user, public_id)
+    try:
+        services.approve_assignment(
+            assignment=assignment, actor=request.user, source_ip=client_ip(request)
+        )
+    except Refused as exc:
+        _refused(request, exc)
+        assignments, extensions = access.approvals_for(request.user)
+        return render(
+            request,
+            "cases/assignment_approvals.html",
+            {"assignments": assignments, "extensions": extensions},
+            status=400,
+        )
+    messages.success(request, "Approved: the assignment is active.")
+    return redirect("cases:approvals")
+
+
+@caseworker_required
+@require_POST
+def approve_extension(request, extension_id):
+    extension = access.get_extension_for_approval(request.user, extension_id)
+    try:
+        services.approve_extension(
+            extension=extension, actor=request.user, source_ip=client_ip(request)
+        )
+    except Refused as exc:
+        _refused(request, exc)
+        assignments, extensions = access.approvals_for(request.user)
+        return render(
+            request,
+            "cases/assignment_approvals.html",
+            {"assignments": assignments, "extensions": extensions},
+            status=400,
+        )
+    messages.success(request, "Approved: the assignment is extended.")
+    return redirect("cases:approvals")
+
+
+@login_required
+@require_POST
+def propose_extension(request, public_id):
+    assignment = access.get_assignment_for(request.user, public_id)
+    form = ExtensionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.propose_extension(
+                assignment=assignment,
+                actor=request.user,
+                new_ends_on=form.cleaned_data["new_ends_on"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("new_ends_on", exc)
+        else:
+            messages.success(request, "Extension proposed to the maintainer.")
+            return redirect("cases:assignment", assignment.public_id)
+    return _assignment_page(request, assignment, extension_form=form, status=400)
+
+
+@login_required
+@require_POST
+def respond_to_extension(request, public_id, extension_id):
+    assignment = access.get_assignment_for(request.user, public_id)
+    extension = get_object_or_404(
+        AssignmentExtension, assignment=assignment, public_id=extension_id
+    )
+    form = RespondForm(request.POST)
+    if form.is_valid():
+        try:
+            services.respond_to_extension(
+                extension=extension,
+                actor=request.user,
+                accept=form.cleaned_data["decision"] == "accept",
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            return _assignment_page(
+                request, assignment, status=400, error=" ".join(exc.messages)
+            )
+        messages.success(request, "Your answer is recorded.")
+        return redirect("cases:assignment", assignment.public_id)
+    return _assignment_page(request, assignment, respond_form=form, status=400)
+
+
+@login_required
+@require_POST
+def clear_assignment_block(request, public_id):
+    assignment = access.get_assignment_for(request.user, public_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.clear_assignment_block(
+                assignment=assignment,
+                actor=request.user,
+                note=form.cleaned_data["note"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("note", exc)
+        else:
+            messages.success(request, "Cleared: the maintainer can now answer.")
+            return redirect("cases:assignment", assignment.public_id)
+    return _assignment_page(request, assignment, note_form=form, status=400)
+
+
+@login_required
+@sensitive_post_parameters()
+def file_report(request, public_id):
+    assignment = access.get_assignment_for(request.user, public_id)
+    if assignment.steward.user_id != request.user.pk:
+        raise PermissionDenied("Only the steward files the handover report.")
+    form = HandoverReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.file_handover_report(
+                assignment=assignment,
+                actor=request.user,
+                source_ip=client_ip(request),
+                **form.cleaned_data,
+            )
+        except Refused as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Thank you: your handover report is filed.")
+            return redirect("cases:assignment", assignment.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "cases/handover_report_form.html",
+        {"assignment": assignment, "form": form},
+        status=status,
+    )
+
+
+@caseworker_required
+@require_POST
+def suspend_steward(request, public_id):
+    steward = get_object_or_404(StewardProfile, public_id=public_id)
+    form = SuspendForm(request.POST)
+    if form.is_valid():
+        try:
+            services.suspend_steward(
+                steward=steward,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                source_ip=client_ip(request),
+            )
+        except Refused as exc:
+            form.add_error("reason", exc)
+        else:
+            messages.success(
+                request,
+                f"{steward.handle} is suspended; their assignments have ended and the "
+                "maintainers concerned are told.",
+            )
+            return redirect(_steward_page(steward))
+    return render(
+        request,
+        "cases/steward_suspend.html",
+        {"steward": steward, "form": form},
+        status=400,
+    )
+
+
+def _steward_page(steward) -> str:
+    return reverse("roster:detail", args=[steward.public_id])
 
 
 @login_required

@@ -221,6 +221,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.warn_first_response_task",
         "schedule": 300.0,
     },
+    # Steward assignments: end those whose period is over; remind once a week before an end.
+    "remind-assignment-endings": {
+        "task": "cases.tasks.remind_assignment_endings_task",
+        "schedule": 3600.0,
+    },
+    # Roster: a steward and the caseworkers hear once, 30 days before a vetting expires.
+    "remind-vetting-expiry": {
+        "task": "portal.roster.tasks.remind_expiring_vetting_task",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Email ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ superuser. No response body, header or cookie may hold a canary; neither may any
 were written, nor any mail the real worker delivered to the SMTP sink meanwhile.
 """
 
+import datetime
 import itertools
 import logging
 import re
@@ -32,8 +33,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 
-from cases import services
-from cases.models import Case, CaseAttachment
+from cases import screening, services
+from cases.models import (
+    Assignment,
+    Case,
+    CaseAttachment,
+    ConcernAlert,
+    StewardRequest,
+)
 from portal.audit.models import AuditEvent
 from portal.notices import services as notice_services
 from portal.notices.models import Delivery, HandoverNotice
@@ -74,6 +81,9 @@ def _canaries() -> dict[str, str]:
             "filecontent",
             "internalname",
             "internalcontent",
+            "brief",
+            "report",
+            "identity",
         )
     }
 
@@ -155,9 +165,71 @@ def _plant(canaries, *, maintainer, caseworker, second_caseworker, project):
         assert response.status_code == 302, (name, response.content.decode())
     # Positive control: the scanner finds every readable canary on the caseworker's page.
     page = client.get(reverse("cases:detail", args=[case.public_id])).content
-    readable = {k: v for k, v in canaries.items() if "content" not in k}
+    readable = {
+        k: v
+        for k, v in canaries.items()
+        if "content" not in k and k not in STEWARD_CANARIES
+    }
     assert sorted(_found(readable, page)) == sorted(readable.values())
+    _plant_stewardship(
+        canaries, case=case, maintainer=maintainer, caseworker=caseworker
+    )
     return case
+
+
+# Written during the steward journey: the brief, the steward's report, an identity of concern.
+STEWARD_CANARIES = ("brief", "report", "identity")
+
+
+def _plant_stewardship(canaries, *, case, maintainer, caseworker):
+    """A steward request with a canary brief, an identity of concern, an accepted assignment
+    and a handover report, all through the pages."""
+    from tests.cases.stewards import make_steward
+
+    client = Client()
+    client.force_login(caseworker)
+    response = client.post(
+        reverse("cases:record-identity", args=[case.public_id]),
+        {"identity": f"github:{canaries['identity']}", "kind": "pressure"},
+    )
+    assert response.status_code == 302, response.content.decode()
+    client.force_login(maintainer)
+    response = client.post(
+        reverse("cases:request-steward", args=[case.public_id]),
+        {
+            "scope": ["triage"],
+            "starts_on": "2030-01-01",
+            "ends_on": "2030-03-01",
+            "ecosystem": "generic",
+            "skills": "c",
+            "hours_per_week": "5",
+            "time_zone": "Europe/Paris",
+            "brief": f"Brief: {canaries['brief']}",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    steward = make_steward("canary-steward")
+    steward_request = StewardRequest.objects.get()
+    client.force_login(caseworker)
+    response = client.post(
+        reverse("cases:propose-steward", args=[steward_request.public_id]),
+        {"steward": str(steward.public_id)},
+    )
+    assert response.status_code == 302, response.content.decode()
+    assignment = Assignment.objects.get()
+    client.force_login(maintainer)
+    url = reverse("cases:respond-assignment", args=[assignment.public_id])
+    assert client.post(url, {"decision": "accept"}).status_code == 302
+    client.force_login(steward.user)
+    url = reverse("cases:file-report", args=[assignment.public_id])
+    response = client.post(url, {"access_returned": f"All. {canaries['report']}"})
+    assert response.status_code == 302, response.content.decode()
+    # Positive control: the maintainer's assignment page shows the brief and the report.
+    client.force_login(maintainer)
+    page = client.get(reverse("cases:assignment", args=[assignment.public_id])).content
+    assert sorted(
+        _found({k: canaries[k] for k in ("brief", "report")}, page)
+    ) == sorted([canaries["brief"], canaries["report"]])
 
 
 # --- Filling every URL pattern --------------------------------------------------------------------
@@ -198,12 +270,30 @@ def _admin_object_ids(name: str, ids: dict[str, list]) -> list:
     return [1]
 
 
+ASSIGNMENT_URLS = {
+    "cases:assignment",
+    "cases:respond-assignment",
+    "cases:approve-assignment",
+    "cases:propose-extension",
+    "cases:respond-extension",
+    "cases:clear-assignment-block",
+    "cases:file-report",
+}
+
+
 def _candidates(route, name, params, world) -> list[dict[str, str]]:
     """Every way to fill `params` for this pattern with the world's real ids."""
     choices = {}
     for param in params:
         if param == "public_id":
-            choices[param] = world["public_ids"].get(name, [world["case"].public_id])
+            if name in ASSIGNMENT_URLS:
+                choices[param] = [world["assignment"].public_id]
+            elif name == "cases:suspend_steward" or (name or "").startswith("roster:"):
+                choices[param] = [world["assignment"].steward.public_id]
+            else:
+                choices[param] = world["public_ids"].get(
+                    name, [world["case"].public_id]
+                )
         elif param == "attachment_id":
             choices[param] = world["attachments"]
         elif param == "object_id" and name == "admin:view_on_site":
@@ -251,8 +341,20 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
             "pk", flat=True
         )
     )
+    assignment = Assignment.objects.select_related("steward").get()
+    extension = services.propose_extension(
+        assignment=assignment,
+        actor=caseworker,
+        new_ends_on=assignment.ends_on + datetime.timedelta(days=30),
+    )
+    screening.screen_identities(
+        identities=[screening.identity_of(case.identities_of_concern.get())],
+        source="roster-application",
+        subject="someone",
+    )
     return {
         "case": case,
+        "assignment": assignment,
         "attachments": attachments,
         "public_ids": {
             "notices:approve": [pending.revisions.get().public_id],
@@ -281,6 +383,9 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
         },
         "values": {
             "conflict_id": [conflict.pk],
+            "request_id": [StewardRequest.objects.get().public_id],
+            "alert_id": [ConcernAlert.objects.get().public_id],
+            "extension_id": [extension.public_id],
             "token": [make_confirm_token(waiting), make_unsubscribe_token(active)],
             "reference": [published.reference],
             "number": [1, "latest"],
@@ -409,7 +514,9 @@ def test_no_canary_reaches_anyone_who_may_not_read_the_case(
             project=project,
         )
     # SECURITY: the words are sealed before they reach the database, not by it.
-    assert _found(canaries, *(q["sql"] for q in queries.captured_queries)) == []
+    assert _found(canaries, *(q["sql"] for q in queries.captured_queries)) == [], [
+        q["sql"][:300] for q in queries.captured_queries if _found(canaries, q["sql"])
+    ]
 
     world = _world(
         case,

@@ -1,11 +1,13 @@
 """Load `fixtures/demo.toml` through the real services, so demo cases get real permissions and audit rows."""
 
+import datetime
 import tomllib
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from cases import services as case_services
 from portal.accounts.models import User
@@ -18,6 +20,8 @@ from portal.notices.content import (
     parse_stewards,
 )
 from portal.projects.services import register_project
+from portal.roster import services as roster_services
+from portal.roster.models import StewardProfile
 
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.toml"
 
@@ -91,6 +95,7 @@ class Command(BaseCommand):
                     case=case, actor=users[m["author"]], body=m["body"]
                 )
             cases.append(case)
+        self._load_roster(data, users, projects, cases)
         for n in data["notices"]:
             self._load_notice(n, users, cases)
 
@@ -120,4 +125,89 @@ class Command(BaseCommand):
         if "approved_by" in n:
             notice_services.approve_revision(
                 revision=revision, actor=users[n["approved_by"]]
+            )
+
+    def _load_roster(self, data, users, projects, cases):
+        today = timezone.localdate()
+        now = timezone.now()
+        stewards = {}
+        for s in data.get("stewards", []):
+            profile = roster_services.apply_as_steward(
+                user=users[s["user"]],
+                handle=s["handle"],
+                forge_accounts=s["forge_accounts"],
+                ecosystems=s["ecosystems"],
+                languages=s["languages"],
+                skills=s["skills"],
+                time_zone=s["time_zone"],
+                hours_per_week=s["hours_per_week"],
+                max_assignments=s["max_assignments"],
+                statement=s["statement"],
+                public_keys=[s["public_key"]],
+            )
+            if s.get("founding"):
+                # The founding stewards were vetted by the foundation before the portal
+                # existed, so no vetted steward could vouch for them here: their vetting is
+                # written directly, dated 200 days back so that they may vouch (a voucher must
+                # have been vetted for 90 days). Everyone else goes through vet_steward below.
+                vetted_at = now - datetime.timedelta(days=200)
+                StewardProfile.objects.filter(pk=profile.pk).update(
+                    status=StewardProfile.Status.VETTED,
+                    vetted_at=vetted_at,
+                    vetting_expires_at=vetted_at + datetime.timedelta(days=365),
+                )
+                profile.refresh_from_db()
+            stewards[s["user"]] = profile
+        for s in data.get("stewards", []):
+            if s.get("founding"):
+                continue
+            profile = stewards[s["user"]]
+            roster_services.record_identity_check(
+                steward=profile,
+                actor=users[s["identity_checked_by"]],
+                method=s["identity_check_method"],
+                checked_on=today,
+            )
+            for voucher in s["vouched_by"]:
+                roster_services.record_vouch(
+                    voucher=stewards[voucher],
+                    vouchee=profile,
+                    actor=users[voucher],
+                    statement=f"I have worked with {users[s['user']]} and trust them.",
+                )
+            if "involvement" in s:
+                involvement = s["involvement"]
+                roster_services.declare_involvement(
+                    steward=profile,
+                    actor=users[s["user"]],
+                    project=projects[involvement["project"]],
+                    first_contributed_on=None,
+                    first_offered_help_on=today
+                    - datetime.timedelta(days=involvement["offered_help_days_ago"]),
+                    conflict_of_interest=False,
+                )
+            stewards[s["user"]] = roster_services.vet_steward(
+                steward=profile, actor=users[s["vetted_by"]]
+            )
+        for r in data.get("steward_requests", []):
+            case = cases[r["from_case"]]
+            starts_on = today + datetime.timedelta(days=r["starts_in_days"])
+            case_services.request_steward(
+                case=case,
+                actor=case.opened_by,
+                scope=r["scope"],
+                starts_on=starts_on,
+                ends_on=starts_on + datetime.timedelta(days=r["lasts_days"]),
+                ecosystem=r["ecosystem"],
+                skills=r["skills"],
+                hours_per_week=r["hours_per_week"],
+                time_zone=r["time_zone"],
+                brief=r["brief"],
+            )
+        for i in data.get("identities_of_concern", []):
+            case_services.record_identity_of_concern(
+                case=cases[i["case"]],
+                actor=users[i["recorded_by"]],
+                identity=i["identity"],
+                kind=i["kind"],
             )
