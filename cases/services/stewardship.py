@@ -3,6 +3,7 @@ from django.db import transaction
 from cases import notifications
 from cases.models import Assignment
 from cases.services.assignments import end_assignments
+from portal.notices.services import mark_notices_naming_steward
 from portal.roster.models import StewardProfile
 from portal.roster.services import record_suspension
 
@@ -36,10 +37,14 @@ def suspend_steward(
     return steward
 
 
-def mark_notices_naming(*, steward: StewardProfile, actor) -> None:
-    """Mark the handover notices that name `steward` for revision.
+def mark_notices_naming(*, steward: StewardProfile, actor) -> int:
+    """Flag the live notices that name `steward`: the public is owed an amendment.
 
-    The place for it is here, inside the suspension's transaction; the notice side (revision
-    flags on signed notices) is added with the notice revisions and is not built yet.
+    Inside the suspension's transaction. The notice shows "being revised" at once; the next
+    approved revision clears the flag. The reason shown is generic, never the suspension's.
     """
-    return None
+    return mark_notices_naming_steward(
+        handle=steward.handle,
+        reason="An interim steward named here is no longer on the foundation's roster",
+        actor=actor,
+    )

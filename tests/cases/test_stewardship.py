@@ -8,8 +8,10 @@ from django.urls import reverse
 from cases import services
 from cases.models import Assignment
 from portal.lib.errors import Refused
+from portal.notices.content import parse_stewards
 from portal.roster.models import StewardProfile
 from tests.cases.stewards import ask_for_steward, make_steward, run_after_commit
+from tests.portal.notices.conftest import publish
 
 REASON = "Pushed an unsigned release: heron-1188."
 
@@ -76,3 +78,29 @@ def test_the_suspend_url_is_for_caseworkers_only(client, serving, caseworker, st
     assert client.post(url, {"reason": REASON}).status_code == 302
     active.refresh_from_db()
     assert active.status == Assignment.Status.ENDED
+
+
+def test_suspension_marks_the_notices_naming_the_steward_for_revision(
+    serving, caseworker, second_caseworker, maintainer
+):
+    stella, _, _ = serving
+    naming = publish(
+        caseworker,
+        second_caseworker,
+        consent_by=maintainer,
+        project_name="named-lib",
+        stewards=parse_stewards(f"{stella.handle} | Stella Ruiz"),
+    )
+    other = publish(
+        caseworker,
+        second_caseworker,
+        consent_by=maintainer,
+        stewards=parse_stewards("someone-else | Someone Else"),
+    )
+    services.suspend_steward(steward=stella, actor=caseworker, reason=REASON)
+    naming.refresh_from_db()
+    other.refresh_from_db()
+    assert naming.needs_revision_since is not None
+    assert "no longer on the foundation's roster" in naming.needs_revision_reason
+    assert REASON not in naming.needs_revision_reason
+    assert other.needs_revision_since is None
