@@ -1,5 +1,5 @@
 from portal.accounts.mfa import PENDING_NEXT_SESSION_KEY, pending_next
-from portal.accounts.roles import CASEWORKER, MAINTAINER, has_role
+from portal.accounts.roles import CASEWORKER, MAINTAINER, STEWARD, has_role
 
 
 def roles(request):
@@ -7,6 +7,7 @@ def roles(request):
     return {
         "is_caseworker": has_role(user, CASEWORKER),
         "is_maintainer": has_role(user, MAINTAINER),
+        "is_steward": has_role(user, STEWARD),
     }
 
 
