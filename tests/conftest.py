@@ -252,10 +252,3 @@ def celery_worker(transactional_db):
     with running_worker() as app:
         yield app
 
-
-def pytest_configure(config):
-    # Until the marker is listed in pyproject.toml; --strict-markers refuses unknown ones.
-    config.addinivalue_line(
-        "markers",
-        "reliability: real broker and worker processes; needs CELERY_BROKER_URL=redis://",
-    )
