@@ -86,6 +86,26 @@ def main(base_url: str) -> None:
             ).click()
             expect(cara.get_by_role("heading", name="Triage queue")).to_be_visible()
             shoot(cara, "queue.png")
+            cara.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Steward roster"
+            ).click()
+            shoot(cara, "roster.png")
+            cara.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Assigned cases"
+            ).click()
+            cara.get_by_role("row").filter(has_text="tinyzip").get_by_role(
+                "link"
+            ).first.click()
+            cara.get_by_role("link", name="Matching stewards").first.click()
+            shoot(cara, "matching.png")
+
+            visitor.goto("/notices/")
+            visitor.get_by_role("row").filter(has_text="tinyzip").get_by_role(
+                "link"
+            ).first.click()
+            shoot(visitor, "notice-detail.png")
+            visitor.goto("/check/")
+            shoot(visitor, "check.png")
         finally:
             browser.close()
 
