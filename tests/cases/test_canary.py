@@ -389,6 +389,7 @@ def _world(case, *, maintainer, caseworker, second_caseworker, project):
             "token": [make_confirm_token(waiting), make_unsubscribe_token(active)],
             "reference": [published.reference],
             "number": [1, "latest"],
+            "revision_id": [pending.revisions.get().public_id],
             "ecosystem": ["generic"],
             "project": [published.project_name],
             "action": ["rotate", "retire", "remove", "enable"],
