@@ -28,6 +28,21 @@ def _person(email, name, *role_names):
     return user
 
 
+@pytest.fixture(autouse=True)
+def _close_the_producer_pool():
+    """Celery's eager path (tasks run by the live server here) acquires a producer, which
+    opens the app's connection and producer pools for the broker configured at that moment
+    (none: the default). Dropping both after the test, as Celery itself does after a fork,
+    lets a later real-worker test open its own for its broker."""
+    yield
+    from portal.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def world(journey_db):
     maya = _person("maya@example.org", "Maya Maintainer", roles.MAINTAINER)
