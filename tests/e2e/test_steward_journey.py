@@ -13,6 +13,7 @@ from cases.models import Assignment, Category, HelpWanted, Urgency
 from portal.accounts import roles
 from portal.projects.services import register_project
 from portal.roster.models import StewardProfile
+from tests.cases.stewards import drop_broker_pools
 from tests.e2e.steps import sign_in
 from tests.factories import UserFactory, VettedStewardFactory, ssh_public_key_line
 from tests.totp import enrol
@@ -29,18 +30,10 @@ def _person(email, name, *role_names):
 
 
 @pytest.fixture(autouse=True)
-def _close_the_producer_pool():
-    """Celery's eager path (tasks run by the live server here) acquires a producer, which
-    opens the app's connection and producer pools for the broker configured at that moment
-    (none: the default). Dropping both after the test, as Celery itself does after a fork,
-    lets a later real-worker test open its own for its broker."""
+def _fresh_broker_pools():
+    # The live server runs the journey's tasks eagerly (see drop_broker_pools).
     yield
-    from portal.celery import app
-
-    # Dropped, not closed: kombu keeps pools in a registry by broker and hands the same one
-    # back, so closing it would break the next test that uses that broker.
-    app._pool = None
-    app.amqp._producer_pool = None
+    drop_broker_pools()
 
 
 @pytest.fixture
