@@ -97,3 +97,18 @@ def run_after_commit(callbacks) -> None:
             task.run(*callback.args, **callback.keywords)
         else:
             callback()
+
+
+def drop_broker_pools() -> None:
+    """Forget the connection and producer pools Celery's eager path opened.
+
+    Running a task eagerly (tasks queued after a real commit, with no broker configured)
+    acquires a producer, which opens the app's pools for the broker configured then: none, the
+    default. A later real-worker test sets its own broker but would still publish through those
+    pools. Dropped, not closed, as Celery itself does after a fork: kombu keeps pools in a
+    registry by broker and would hand a closed one back to the next test using that broker.
+    """
+    from portal.celery import app
+
+    app._pool = None
+    app.amqp._producer_pool = None

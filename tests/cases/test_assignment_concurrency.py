@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from cases import services
 from cases.models import Assignment
 from portal.lib.errors import Refused
-from tests.cases.stewards import ask_for_steward, make_steward
+from tests.cases.stewards import ask_for_steward, drop_broker_pools, make_steward
 
 pytestmark = [
     pytest.mark.skipif(
@@ -18,6 +18,13 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broker_pools():
+    # Real commits here run the proposal's mail task eagerly (see drop_broker_pools).
+    yield
+    drop_broker_pools()
 
 
 def test_the_last_free_place_goes_to_one_proposal(case, maintainer, caseworker):

@@ -13,6 +13,7 @@ from cases.models import Assignment, Category, HelpWanted, Urgency
 from portal.accounts import roles
 from portal.projects.services import register_project
 from portal.roster.models import StewardProfile
+from tests.cases.stewards import drop_broker_pools
 from tests.e2e.steps import sign_in
 from tests.factories import UserFactory, VettedStewardFactory, ssh_public_key_line
 from tests.totp import enrol
@@ -26,6 +27,13 @@ def _person(email, name, *role_names):
     for role in role_names:
         roles.grant_role(user, role)
     return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broker_pools():
+    # The live server runs the journey's tasks eagerly (see drop_broker_pools).
+    yield
+    drop_broker_pools()
 
 
 @pytest.fixture
