@@ -251,4 +251,3 @@ def running_worker():
 def celery_worker(transactional_db):
     with running_worker() as app:
         yield app
-

@@ -243,6 +243,8 @@ def withdraw_case(*, case: Case, actor, source_ip: str | None = None) -> Case:
     files are deleted too. Metadata (category, urgency, dates, timeline) stays for statistics.
     Caseworkers lose access. After commit, the attachment files are removed from disk.
     """
+    from cases.models import Assignment
+    from cases.services.assignments import end_assignments
     from cases.services.attachments import delete_blobs_after_commit
 
     case = lock(case)
@@ -274,6 +276,13 @@ def withdraw_case(*, case: Case, actor, source_ip: str | None = None) -> Case:
         to_status=Status.WITHDRAWN,
     )
     record_event(actor=actor, action="case.withdrawn", obj=case, source_ip=source_ip)
+    # The steward's brief was the maintainer's words and is gone with them: no assignment on
+    # this case may go on, or be accepted, once the maintainer has withdrawn it.
+    end_assignments(
+        assignments=Assignment.objects.filter(case=case),
+        actor=actor,
+        reason=Assignment.EndReason.EARLY,
+    )
     delete_blobs_after_commit(blob_names)
     return case
 

@@ -104,3 +104,13 @@ def test_suspension_marks_the_notices_naming_the_steward_for_revision(
     assert "no longer on the foundation's roster" in naming.needs_revision_reason
     assert REASON not in naming.needs_revision_reason
     assert other.needs_revision_since is None
+
+
+def test_withdrawing_the_case_ends_its_assignments(serving, maintainer):
+    _, active, proposed = serving
+    case = active.case
+    services.withdraw_case(case=case, actor=maintainer)
+    for assignment in (active, proposed):
+        assignment.refresh_from_db()
+        assert assignment.status == Assignment.Status.ENDED
+        assert assignment.end_reason == Assignment.EndReason.EARLY
