@@ -24,7 +24,7 @@ from portal.accounts.roles import is_caseworker
 from portal.audit.services import record_event
 from portal.lib.errors import Refused
 from portal.notices.content import NoticeContent
-from portal.notices.services import draft_notice, record_consent
+from portal.notices.services import draft_notice, record_consent_unchecked
 from portal.projects.models import Maintainership, Project
 
 VIEW = "cases.view_case"
@@ -334,7 +334,7 @@ def consent_to_notice_revision(
     ).first()
     if revision is None:
         raise Refused("That revision is not of a notice drafted from this case.")
-    return record_consent(revision=revision, actor=actor, source_ip=source_ip)
+    return record_consent_unchecked(revision=revision, actor=actor, source_ip=source_ip)
 
 
 def consent_requests(case: Case):

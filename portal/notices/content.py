@@ -245,26 +245,32 @@ class NoticeContent:
 
     # --- What needs the outgoing maintainer's consent -------------------------------------------
     def additions_over(self, previous: "NoticeContent | None") -> list[str]:
-        """Stewards, signing keys and release channels this content adds to `previous`.
+        """Who or what this content trusts that `previous` (the revision in effect) did not.
 
-        Any such addition needs the outgoing maintainer's recorded consent, or else waits out the
-        public objection period: "X is the new trusted steward" is what an attacker would publish.
+        New stewards, forge accounts, signing keys, authorised identities, permissions of an
+        identity, scopes and release channels. Any of them needs the outgoing maintainer's
+        recorded consent, or else waits out the public objection period: "X is the new trusted
+        steward" is exactly what an attacker would want published.
         """
-        before_handles = {s.handle for s in previous.stewards} if previous else set()
-        before_keys = _keys(previous) if previous else set()
-        before_channels = set(previous.release_channels) if previous else set()
-        added = [
-            f"steward {s.handle}"
-            for s in self.stewards
-            if s.handle not in before_handles
-        ]
-        added += [f"key {k}" for k in sorted(_keys(self) - before_keys)]
-        added += [
-            f"release channel {c}"
-            for c in self.release_channels
-            if c not in before_channels
-        ]
-        return added
+        before = _trust(previous) if previous else set()
+        return sorted(_trust(self) - before)
+
+
+def _trust(content: NoticeContent) -> set[str]:
+    """Everything a notice trusts, one string each, so two contents compare as sets."""
+    trusted = {f"steward {s.handle.lower()}" for s in content.stewards}
+    trusted |= {
+        f"forge account {f}" for s in content.stewards for f in s.forge_accounts
+    }
+    trusted |= {f"key {k}" for k in _keys(content)}
+    trusted |= {
+        f"identity {i.email} may {permission}"
+        for i in content.authorized_identities
+        for permission in i.may
+    }
+    trusted |= {f"scope {scope}" for scope in content.scope}
+    trusted |= {f"release channel {c}" for c in content.release_channels}
+    return trusted
 
 
 def _keys(content: NoticeContent) -> set[str]:

@@ -54,6 +54,8 @@ class HandoverNotice(models.Model):
     # caseworkers owe the public an amendment.
     needs_revision_since = models.DateTimeField(null=True, blank=True)
     needs_revision_reason = models.CharField(max_length=300, blank=True)
+    # The steward handles the flag was raised for; a revision still naming one keeps it.
+    needs_revision_handles = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-modified_at", "-created_at"]

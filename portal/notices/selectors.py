@@ -75,7 +75,7 @@ def get_published_revision(reference: str, number: int | str) -> NoticeRevision:
 def revisions_awaiting_approval() -> QuerySet[NoticeRevision]:
     return (
         NoticeRevision.objects.filter(state=NoticeRevision.State.AWAITING_APPROVAL)
-        .select_related("notice", "drafted_by", "consent_recorded_by")
+        .select_related("notice__current_revision", "drafted_by", "consent_recorded_by")
         .order_by("drafted_at")
     )
 
@@ -104,4 +104,17 @@ def get_delivery_for(owner, public_id) -> Delivery:
             subscription__channel=Subscription.Channel.WEBHOOK,
         ).select_related("subscription"),
         public_id=public_id,
+    )
+
+
+def open_objections():
+    """Objections to revisions still in their objection period: caseworkers only, behind MFA."""
+    from django.utils import timezone
+
+    from portal.notices.models import Objection
+
+    return (
+        Objection.objects.filter(revision__effective_at__gt=timezone.now())
+        .select_related("revision__notice")
+        .order_by("-created_at")
     )

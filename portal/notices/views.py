@@ -67,10 +67,15 @@ def notice_detail(request, reference):
     notice = selectors.get_published_notice(reference)
     revisions = list(selectors.published_revisions(notice))
     now = timezone.now()
-    latest = revisions[-1]
-    current = notice.current_revision or latest
-    doc = _document(current)
-    pending = [r for r in revisions if r.effective_at > now]
+    current = notice.current_revision
+    shown = current or revisions[-1]
+    doc = _document(shown)
+    # Pending: published, not yet in effect, and not overtaken by a newer revision in effect.
+    pending = [
+        r
+        for r in revisions
+        if r.effective_at > now and (current is None or r.number > current.number)
+    ]
     caseworker = is_caseworker(request.user)
     return render(
         request,
@@ -78,16 +83,15 @@ def notice_detail(request, reference):
         {
             "notice": notice,
             "doc": doc,
-            "current": current,
+            "in_effect": current is not None,
             "guidance_html": render_guidance(doc["guidance"]),
             "revisions": [(r, _document(r)) for r in reversed(revisions)],
-            "pending": [(r, _document(r)) for r in pending],
+            "pending": [(r, _document(r)) for r in pending if r != shown],
+            "first_pending": None if current else shown,
             "objection_form": ObjectionForm() if pending else None,
+            "pending_number": pending[-1].number if pending else None,
             "is_caseworker": caseworker,
             "signer_identity": settings.NOTICE_SIGNER_IDENTITY,
-            "objections": (
-                [o for r in pending for o in r.objections.all()] if caseworker else []
-            ),
             "awaiting": (
                 notice.revisions.filter(
                     state=NoticeRevision.State.AWAITING_APPROVAL
@@ -220,12 +224,17 @@ def unsubscribe(request, token):
 # --- Caseworkers: revisions and the four-eyes review ------------------------------------------
 @caseworker_required
 def review_list(request, status=200):
+    revisions = list(selectors.revisions_awaiting_approval())
+    for revision in revisions:
+        # What approving would change, and whether it would wait out the objection period.
+        revision.preview = services.approval_preview(revision)
     return render(
         request,
         "notices/notice_review.html",
         {
-            "revisions": selectors.revisions_awaiting_approval(),
+            "revisions": revisions,
             "objection_days": settings.NOTICE_OBJECTION_DAYS,
+            "objections": selectors.open_objections(),
         },
         status=status,
     )
@@ -283,8 +292,9 @@ def discard(request, public_id):
 @caseworker_required
 def revise(request, reference):
     notice = selectors.get_published_notice(reference)
-    latest = services.latest_published(notice)
-    initial = RevisionForm.initial_from(NoticeContent.from_json(latest.content))
+    # From the revision in effect: a pending change must not be carried along unseen.
+    base = notice.current_revision or services.latest_published(notice)
+    initial = RevisionForm.initial_from(NoticeContent.from_json(base.content))
     form = RevisionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -119,7 +119,7 @@ class Command(BaseCommand):
         )
         revision = handover.notice.revisions.get()
         if "consent_by" in n:
-            notice_services.record_consent(
+            notice_services.record_consent_unchecked(
                 revision=revision, actor=users[n["consent_by"]]
             )
         if "approved_by" in n:

@@ -53,6 +53,10 @@ def move_notices_into_revisions(apps, schema_editor):
         notice.modified_at = notice.published_at
         notice.save(update_fields=["status", "modified_at"])
         delivery_model.objects.filter(notice_id=notice.pk).update(revision=revision)
+        # Nothing signed exists yet to send; the signed re-publication is delivered afresh.
+        delivery_model.objects.filter(
+            notice_id=notice.pk, status__in=["pending", "sending"]
+        ).update(status="failed", last_error="superseded by the signed re-publication")
 
 
 class Migration(migrations.Migration):

@@ -12,6 +12,7 @@ from portal.notices.services.outbox import (
 )
 from portal.notices.services.revisions import (
     apply_due_revisions,
+    approval_preview,
     approve_revision,
     discard_revision,
     draft_notice,
@@ -19,7 +20,7 @@ from portal.notices.services.revisions import (
     mark_notices_naming_steward,
     object_to_revision,
     propose_revision,
-    record_consent,
+    record_consent_unchecked,
 )
 from portal.notices.services.subscriptions import (
     confirm_subscription,
@@ -36,6 +37,7 @@ from portal.notices.services.subscriptions import (
 
 __all__ = [
     "apply_due_revisions",
+    "approval_preview",
     "approve_revision",
     "claim_delivery",
     "confirm_subscription",
@@ -52,7 +54,7 @@ __all__ = [
     "mark_notices_naming_steward",
     "object_to_revision",
     "propose_revision",
-    "record_consent",
+    "record_consent_unchecked",
     "redeliver",
     "release_delivery",
     "remove_webhook",

@@ -12,8 +12,9 @@ from portal.audit.services import record_event
 from portal.lib.canonical import canonical_bytes
 from portal.lib.errors import Refused
 from portal.lib.locks import serialize
+from portal.lib.sshsig import SigningKeyError
 from portal.notices import signing
-from portal.notices.content import NoticeContent, document
+from portal.notices.content import ContentError, NoticeContent, document
 from portal.notices.models import (
     HandoverNotice,
     NoticePackage,
@@ -130,19 +131,24 @@ def discard_revision(
 
 
 @transaction.atomic
-def record_consent(
+def record_consent_unchecked(
     *, revision: NoticeRevision, actor, source_ip: str | None = None
 ) -> NoticeRevision:
     """Record that the outgoing maintainer (`actor`) consents to a revision awaiting approval.
 
-    The caller has checked that `actor` maintains the project (cases does, from the case the
-    notice was drafted on); this app never reads case data.
+    Unchecked: the caller must have checked that `actor` maintains the project (cases does,
+    from the case the notice was drafted on); this app never reads case data. It refuses only
+    caseworkers and the drafter.
     """
     revision = NoticeRevision.objects.select_for_update().get(pk=revision.pk)
     if revision.state != State.AWAITING_APPROVAL:
         raise Refused(
             "This revision is no longer awaiting approval; consent can no longer change it."
         )
+    # SECURITY: consent is the outgoing maintainer's safeguard against the foundation itself;
+    # nobody on the foundation's side may give it.
+    if is_caseworker(actor) or revision.drafted_by_id == actor.pk:
+        raise Refused("Caseworkers cannot consent to a notice; the maintainer does.")
     if revision.consent_recorded_by_id is None:
         revision.consent_recorded_by = actor
         revision.consent_recorded_at = timezone.now()
@@ -156,16 +162,32 @@ def record_consent(
     return revision
 
 
+def approval_preview(revision: NoticeRevision) -> dict:
+    """For the reviewer: what this revision adds over the revision in effect, and the outcome."""
+    try:
+        content = NoticeContent.from_json(revision.content)
+    except (ContentError, KeyError, TypeError, ValueError) as exc:
+        return {"error": str(exc), "additions": [], "waits": False}
+    current = revision.notice.current_revision
+    additions = content.additions_over(
+        NoticeContent.from_json(current.content) if current else None
+    )
+    waits = bool(
+        additions
+        and revision.kind not in (Kind.CLOSURE, Kind.WITHDRAWAL)
+        and not revision.consent_recorded_by_id
+    )
+    return {"error": "", "additions": additions, "waits": waits}
+
+
 def _next_reference(year: int) -> str:
     prefix = f"HN-{year}-"
-    last = (
-        HandoverNotice.objects.filter(reference__startswith=prefix)
-        .order_by("-reference")
-        .values_list("reference", flat=True)
-        .first()
+    # Numerically: past HN-YYYY-9999 the text order would hand out a number twice.
+    taken = HandoverNotice.objects.filter(reference__startswith=prefix).values_list(
+        "reference", flat=True
     )
-    number = int(last.removeprefix(prefix)) + 1 if last else 1
-    return f"{prefix}{number:04d}"
+    last = max((int(r.removeprefix(prefix)) for r in taken), default=0)
+    return f"{prefix}{last + 1:04d}"
 
 
 @transaction.atomic
@@ -203,14 +225,22 @@ def approve_revision(
         )
 
     now = timezone.now().replace(microsecond=0)
-    content = NoticeContent.from_json(revision.content)
+    try:
+        content = NoticeContent.from_json(revision.content)
+    except (ContentError, KeyError, TypeError, ValueError) as exc:
+        raise Refused(
+            f"This revision cannot be published as it stands ({exc}); discard it and draft "
+            "it again."
+        ) from None
     # SECURITY: compare with the revision in effect, not the newest published one: otherwise a
     # second revision could carry a steward still in its objection period into effect at once.
     previous = notice.current_revision
     additions = content.additions_over(
         NoticeContent.from_json(previous.content) if previous else None
     )
-    if not additions:
+    if not additions or revision.kind in (Kind.CLOSURE, Kind.WITHDRAWAL):
+        # Ending or withdrawing a notice takes trust away; it must never wait behind the very
+        # change it may be stopping.
         consent, effective = NoticeRevision.Consent.NOT_NEEDED, now
     elif revision.consent_recorded_by_id:
         consent, effective = NoticeRevision.Consent.MAINTAINER, now
@@ -237,7 +267,12 @@ def approve_revision(
             consent=consent,
         )
     )
-    signature, key_fingerprint = signing.sign_notice(data)
+    try:
+        signature, key_fingerprint = signing.sign_notice(data)
+    except SigningKeyError as exc:
+        raise Refused(
+            f"The foundation's signing key cannot sign now ({exc}). Nothing was published."
+        ) from None
     revision.state = State.PUBLISHED
     revision.approved_by = actor
     revision.number = number
@@ -278,10 +313,20 @@ def approve_revision(
         NoticePackage.objects.bulk_create(
             NoticePackage(notice=notice, purl=purl) for purl in notice.purls
         )
-    if revision.kind != Kind.INITIAL:
+    named = {st.handle.lower() for st in content.stewards}
+    if notice.needs_revision_since and (
+        revision.kind in (Kind.CLOSURE, Kind.WITHDRAWAL)
+        or not named & set(notice.needs_revision_handles)
+    ):
+        # Cleared only by a revision that no longer names the stewards it was flagged for.
         notice.needs_revision_since = None
         notice.needs_revision_reason = ""
-        fields += ["needs_revision_since", "needs_revision_reason"]
+        notice.needs_revision_handles = []
+        fields += [
+            "needs_revision_since",
+            "needs_revision_reason",
+            "needs_revision_handles",
+        ]
     notice.save(update_fields=fields)
 
     deliveries = write_deliveries(revision)
@@ -400,27 +445,38 @@ def object_to_revision(
 def mark_notices_naming_steward(
     *, handle: str, reason: str, actor, source_ip: str | None = None
 ) -> int:
-    """Flag live notices whose current revision names steward `handle`: they need an amendment."""
+    """Flag live notices whose revision in effect, or newest revision, names steward `handle`."""
     handle = handle.lower()
     count = 0
-    live = HandoverNotice.objects.select_for_update(of=("self",)).filter(
-        status=HandoverNotice.Status.ACTIVE
+    live = (
+        HandoverNotice.objects.select_for_update(of=("self",))
+        .filter(status=HandoverNotice.Status.ACTIVE)
+        .select_related("latest_revision", "current_revision")
     )
-    for notice in live.select_related("latest_revision"):
-        # The newest revision counts even in its objection period: it names them publicly.
+    for notice in live:
         named = {
             s["handle"].lower()
-            for s in notice.latest_revision.content.get("stewards", [])
+            for revision in (notice.current_revision, notice.latest_revision)
+            if revision is not None
+            for s in revision.content.get("stewards", [])
         }
-        if handle in named:
-            notice.needs_revision_since = timezone.now()
-            notice.needs_revision_reason = reason[:300]
-            notice.save(update_fields=["needs_revision_since", "needs_revision_reason"])
-            record_event(
-                actor=actor,
-                action="notice.marked_for_revision",
-                obj=notice,
-                source_ip=source_ip,
-            )
-            count += 1
+        if handle not in named:
+            continue
+        notice.needs_revision_since = notice.needs_revision_since or timezone.now()
+        notice.needs_revision_reason = reason[:300]
+        notice.needs_revision_handles = sorted({*notice.needs_revision_handles, handle})
+        notice.save(
+            update_fields=[
+                "needs_revision_since",
+                "needs_revision_reason",
+                "needs_revision_handles",
+            ]
+        )
+        record_event(
+            actor=actor,
+            action="notice.marked_for_revision",
+            obj=notice,
+            source_ip=source_ip,
+        )
+        count += 1
     return count

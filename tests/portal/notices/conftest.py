@@ -74,7 +74,7 @@ def publish(drafter, approver, *, consent_by=None, **overrides):
     notice takes effect at once instead of after the objection period."""
     notice = draft(drafter, **overrides)
     if consent_by is not None:
-        services.record_consent(
+        services.record_consent_unchecked(
             revision=notice.revisions.get(state="awaiting_approval"), actor=consent_by
         )
     return approve(notice, approver)

@@ -41,7 +41,7 @@ def publish(drafter, approver, *, consent_by=None, **overrides) -> NoticeRevisio
     notice = services.draft_notice(actor=drafter, content=content(**overrides))
     revision = notice.revisions.get()
     if consent_by is not None:
-        services.record_consent(revision=revision, actor=consent_by)
+        services.record_consent_unchecked(revision=revision, actor=consent_by)
     revision = services.approve_revision(revision=revision, actor=approver)
     revision.notice.refresh_from_db()
     return revision
@@ -57,7 +57,7 @@ def revise(
         notice=notice, actor=drafter, kind=kind, content=changed
     )
     if consent_by is not None:
-        services.record_consent(revision=revision, actor=consent_by)
+        services.record_consent_unchecked(revision=revision, actor=consent_by)
     revision = services.approve_revision(revision=revision, actor=approver)
     revision.notice.refresh_from_db()
     return revision

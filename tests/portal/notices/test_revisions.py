@@ -18,7 +18,7 @@ from portal.lib.canonical import parse_canonical
 from portal.lib.checkpoint import verify_checkpoint
 from portal.lib.errors import Refused
 from portal.notices import services, signing
-from portal.notices.content import parse_stewards
+from portal.notices.content import parse_identities, parse_stewards
 from portal.notices.models import (
     Delivery,
     HandoverNotice,
@@ -67,7 +67,7 @@ def _amend(notice, drafter, approver, *, kind="amendment", consent_by=None, **ch
         notice=notice, actor=drafter, kind=kind, content=base
     )
     if consent_by is not None:
-        services.record_consent(revision=revision, actor=consent_by)
+        services.record_consent_unchecked(revision=revision, actor=consent_by)
     return services.approve_revision(revision=revision, actor=approver)
 
 
@@ -599,3 +599,120 @@ def test_postgresql_refuses_to_change_or_delete_published_revisions_and_the_log(
             statement()
     # A revision still awaiting approval may change (approval publishes it).
     NoticeRevision.objects.filter(pk=_awaiting(draft_notice).pk).update(content={})
+
+
+# --- what counts as trusting someone new ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {
+            "stewards": parse_stewards(
+                "stella-ruiz | Stella Ruiz | github:jiatan | SHA256:" + "S" * 43
+            )
+        },
+        {
+            "authorized_identities": parse_identities(
+                "Stella Ruiz <stella@example.org> | SHA256:"
+                + "S" * 43
+                + " | commit, release\nJia <jt@evil.example> | - | commit, release"
+            )
+        },
+        {
+            "authorized_identities": parse_identities(
+                "Stella Ruiz <stella@example.org> | SHA256:" + "S" * 43 + " | commit"
+            ),
+            "scope": ("triage", "review", "merge", "release"),
+        },
+    ],
+    ids=["forge-account", "identity-without-key", "baseline"],
+)
+def test_a_new_forge_account_or_identity_counts_as_an_addition(
+    caseworker, second_caseworker, maintainer, change, request
+):
+    notice = publish(
+        caseworker,
+        second_caseworker,
+        consent_by=maintainer,
+        authorized_identities=parse_identities(
+            "Stella Ruiz <stella@example.org> | SHA256:" + "S" * 43 + " | commit"
+        ),
+    )
+    revision = _amend(notice, caseworker, second_caseworker, **change)
+    expected = (
+        NoticeRevision.Consent.NOT_NEEDED
+        if request.node.callspec.id == "baseline"
+        else NoticeRevision.Consent.OBJECTION_PERIOD
+    )
+    assert revision.consent == expected
+
+
+def test_caseworkers_cannot_consent(draft_notice, caseworker, second_caseworker):
+    for person in (caseworker, second_caseworker):
+        with pytest.raises(Refused, match="Caseworkers cannot consent"):
+            services.record_consent_unchecked(
+                revision=_awaiting(draft_notice), actor=person
+            )
+    assert _awaiting(draft_notice).consent_recorded_by is None
+
+
+def test_a_withdrawal_stops_a_change_still_in_its_objection_period(
+    caseworker, second_caseworker, published_notice
+):
+    held = _amend(
+        published_notice,
+        caseworker,
+        second_caseworker,
+        project_name="published-lib",
+        stewards=parse_stewards(NEW_STEWARD),
+    )
+    withdrawal = _amend(
+        published_notice,
+        caseworker,
+        second_caseworker,
+        kind="withdrawal",
+        project_name="published-lib",
+        stewards=parse_stewards(NEW_STEWARD),
+        statement="An objection showed the newcomer is not who they said.",
+    )
+    assert withdrawal.effective_at == withdrawal.published_at
+    published_notice.refresh_from_db()
+    assert published_notice.status == HandoverNotice.Status.WITHDRAWN
+    assert services.apply_due_revisions(now=held.effective_at) == 0
+    published_notice.refresh_from_db()
+    assert published_notice.current_revision == withdrawal
+
+
+def test_the_suspension_flag_stays_until_a_revision_drops_the_steward(
+    caseworker, second_caseworker, published_notice
+):
+    services.mark_notices_naming_steward(
+        handle="stella-ruiz", reason="Steward suspended", actor=caseworker
+    )
+    _amend(
+        published_notice, caseworker, second_caseworker, project_name="published-lib"
+    )
+    published_notice.refresh_from_db()
+    assert published_notice.needs_revision_since is not None
+    _amend(
+        published_notice,
+        caseworker,
+        second_caseworker,
+        project_name="published-lib",
+        stewards=parse_stewards("other | Other Steward"),
+    )
+    published_notice.refresh_from_db()
+    assert published_notice.needs_revision_since is None
+
+
+def test_a_revision_whose_content_no_longer_validates_is_refused_not_a_crash(
+    draft_notice, second_caseworker
+):
+    revision = _awaiting(draft_notice)
+    NoticeRevision.objects.filter(pk=revision.pk).update(
+        content={**revision.content, "repository_url": "http://insecure.example"}
+    )
+    with pytest.raises(Refused, match="cannot be published as it stands"):
+        services.approve_revision(revision=revision, actor=second_caseworker)
+    assert _snapshot(draft_notice)[1] is None

@@ -372,3 +372,51 @@ def test_approving_a_published_notice_is_404(published_notice, unassigned_casewo
 def test_control_characters_in_a_url_are_a_404_or_ignored_never_a_500(client, path):
     response = client.get(path)
     assert response.status_code in (200, 404)
+
+
+def test_review_page_shows_what_a_revision_adds_and_that_it_will_wait(
+    caseworker, second_caseworker, published_notice
+):
+    from portal.notices import services
+    from portal.notices.content import parse_stewards
+    from tests.portal.notices.conftest import content
+
+    services.propose_revision(
+        notice=published_notice,
+        actor=caseworker,
+        kind="amendment",
+        content=content(
+            project_name="published-lib",
+            stewards=parse_stewards("newcomer | Nia Newcomer | github:nia"),
+        ),
+    )
+    html = (
+        _client_for(second_caseworker).get(reverse("notices:review")).content.decode()
+    )
+    assert "steward newcomer" in html
+    assert "forge account github:nia" in html
+    assert "21-day public objection period" in html
+
+
+def test_objections_are_read_behind_the_caseworker_pages_not_on_the_public_one(
+    client, caseworker, second_caseworker
+):
+    from tests.portal.notices.conftest import publish as publish_notice
+
+    notice = publish_notice(caseworker, second_caseworker)  # no consent: pending
+    detail = reverse("notices:detail", args=[notice.reference])
+    page = client.get(detail).content.decode()
+    assert "proposed handover, not yet in effect" in page
+    response = client.post(
+        reverse("notices:object", args=[notice.reference, 1]),
+        {
+            "name": "Dana",
+            "email": "dana@example.net",
+            "reason": "Unknown steward zq-7731",
+        },
+        follow=True,
+    )
+    assert "Your objection is recorded" in response.content.decode()
+    assert "zq-7731" not in _client_for(caseworker).get(detail).content.decode()
+    review = _client_for(caseworker).get(reverse("notices:review")).content.decode()
+    assert "zq-7731" in review
