@@ -342,17 +342,24 @@ def webhooks(request):
             except Refused as exc:
                 form.add_error("url", exc)
             else:
-                return render(
-                    request,
-                    "notices/webhook_secret.html",
-                    {"subscription": subscription, "secret": secret},
-                )
+                return _secret_page(request, subscription, secret)
     return render(
         request,
         "notices/webhook_list.html",
         {"form": form, "webhooks": selectors.webhooks_of(request.user)},
         status=status,
     )
+
+
+def _secret_page(request, subscription, secret, *, rotating=False):
+    response = render(
+        request,
+        "notices/webhook_secret.html",
+        {"subscription": subscription, "secret": secret, "rotating": rotating},
+    )
+    # SECURITY: the secret is shown once; no cache, proxy or back button may keep a copy.
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -392,11 +399,7 @@ def webhook_action(request, public_id, action):
             messages.error(request, message)
         return redirect("notices:webhook", public_id)
     if action == "rotate":
-        return render(
-            request,
-            "notices/webhook_secret.html",
-            {"subscription": subscription, "secret": result, "rotating": True},
-        )
+        return _secret_page(request, subscription, result, rotating=True)
     done = {
         "retire": "The old secret is retired; only the new one signs from now on.",
         "remove": "The webhook is removed. Its delivery log stays here.",

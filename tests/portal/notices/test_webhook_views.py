@@ -67,6 +67,7 @@ def test_registering_shows_the_secret_once_on_its_own_page(signed_in, subscriber
 
     assert response.status_code == 200
     assert [t.name for t in response.templates][0] == "notices/webhook_secret.html"
+    assert response["Cache-Control"] == "no-store"
     webhook = Subscription.objects.get(owner=subscriber)
     (secret,) = webhook.secrets
     assert secret.startswith(SECRET_PREFIX)
