@@ -672,12 +672,13 @@ def respond_to_assignment(request, public_id):
 
 
 @caseworker_required
-def approvals(request):
+def approvals(request, status=200):
     assignments, extensions = access.approvals_for(request.user)
     return render(
         request,
         "cases/assignment_approvals.html",
         {"assignments": assignments, "extensions": extensions},
+        status=status,
     )
 
 
@@ -691,13 +692,7 @@ def approve_assignment(request, public_id):
         )
     except Refused as exc:
         _refused(request, exc)
-        assignments, extensions = access.approvals_for(request.user)
-        return render(
-            request,
-            "cases/assignment_approvals.html",
-            {"assignments": assignments, "extensions": extensions},
-            status=400,
-        )
+        return approvals(request, status=400)
     messages.success(request, "Approved: the assignment is active.")
     return redirect("cases:approvals")
 
@@ -712,13 +707,7 @@ def approve_extension(request, extension_id):
         )
     except Refused as exc:
         _refused(request, exc)
-        assignments, extensions = access.approvals_for(request.user)
-        return render(
-            request,
-            "cases/assignment_approvals.html",
-            {"assignments": assignments, "extensions": extensions},
-            status=400,
-        )
+        return approvals(request, status=400)
     messages.success(request, "Approved: the assignment is extended.")
     return redirect("cases:approvals")
 
