@@ -233,7 +233,9 @@ def test_killing_the_worker_mid_fan_out_loses_nothing_and_duplicates_nothing(
             d.webhook_id for d in deliveries.filter(status=Delivery.Status.SENDING)
         }
         assert sent_at_kill < SUBSCRIBERS, "the fan-out finished before the worker died"
-        assert len(in_flight) == 2
+        # One of the two may have been a quick send started before the receiver slowed down,
+        # finishing between the check above and the kill; at least one is always cut off.
+        assert 1 <= len(in_flight) <= 2
 
         second = start_worker()
 
