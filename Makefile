@@ -26,8 +26,18 @@ run: env
 	$(PYTHON) manage.py load_demo
 	$(PYTHON) manage.py runserver $(HOST):$(PORT)
 
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here):
+# installed once, as root or through sudo, when it is missing.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests (once)"
+	@if [ "$$(id -u)" = 0 ]; then run=""; else run="sudo"; fi; \
+	  $$run apt-get update -qq && \
+	  $$run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # Without a broker the suite uses an in-memory one, so the real-worker tests still run a worker.
-test: env
+test: env $(CHROMIUM)
 	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-memory://}" $(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: env
