@@ -24,6 +24,7 @@ from portal.accounts.roles import is_caseworker
 from portal.audit.services import record_event
 from portal.lib.errors import Refused
 from portal.notices.content import NoticeContent
+from portal.notices.models import NoticeRevision
 from portal.notices.services import draft_notice, record_consent_unchecked
 from portal.projects.models import Maintainership, Project
 
@@ -319,8 +320,6 @@ def consent_to_notice_revision(
     when it is approved, instead of after the public objection period. Refuses anyone but the
     case's own maintainers, and revisions of notices drafted from other cases.
     """
-    from portal.notices.models import NoticeRevision
-
     case = lock(case)
     if not (
         actor.pk == case.opened_by_id
@@ -339,8 +338,6 @@ def consent_to_notice_revision(
 
 def consent_requests(case: Case):
     """Revisions of this case's notices that await approval, for its maintainers to consent to."""
-    from portal.notices.models import NoticeRevision
-
     return NoticeRevision.objects.filter(
         notice__in=case.handovers.values("notice"),
         state=NoticeRevision.State.AWAITING_APPROVAL,

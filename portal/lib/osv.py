@@ -19,6 +19,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from portal.lib.canonical import canonical_bytes
 from portal.lib.purl import PurlError, normalize_purl
 
 SCHEMA_VERSION = "1.7.0"
@@ -75,13 +76,6 @@ _FORGE_HOSTS = {
     "gitlab": "https://gitlab.com",
     "bitbucket": "https://bitbucket.org",
 }
-
-
-def canonical_bytes(document: dict) -> bytes:
-    """The canonical bytes of a `steady-notice/1` document (docs/notice-format.md)."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
 
 
 def osv_package(purl: str) -> dict[str, str] | None:

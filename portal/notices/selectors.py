@@ -3,8 +3,15 @@
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from portal.notices.models import Delivery, HandoverNotice, NoticeRevision, Subscription
+from portal.notices.models import (
+    Delivery,
+    HandoverNotice,
+    NoticeRevision,
+    Objection,
+    Subscription,
+)
 
 PUBLIC_STATUSES = (
     HandoverNotice.Status.ACTIVE,
@@ -109,10 +116,6 @@ def get_delivery_for(owner, public_id) -> Delivery:
 
 def open_objections():
     """Objections to revisions still in their objection period: caseworkers only, behind MFA."""
-    from django.utils import timezone
-
-    from portal.notices.models import Objection
-
     return (
         Objection.objects.filter(revision__effective_at__gt=timezone.now())
         .select_related("revision__notice")

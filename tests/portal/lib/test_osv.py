@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 
+from portal.lib.canonical import canonical_bytes
 from portal.lib.osv import (
-    canonical_bytes,
     osv_archive,
     osv_json,
     osv_package,
