@@ -289,19 +289,7 @@ def verify(
     """
     if at.tzinfo is None:
         raise ValueError("the verification time must be timezone-aware")
-    blob = dearmour(armoured)
-    public_blob, signed_namespace, hash_algorithm, signature = _parse_blob(blob)
-    # SECURITY: the namespace is bound into the signed data, so a notice signature can never
-    # pass as a checkpoint signature (or a git commit signature made with the same key).
-    if signed_namespace != namespace:
-        raise SignatureError(
-            f"the signature is for namespace {signed_namespace!r}, not {namespace!r}"
-        )
-    public_key = _load_public_blob(public_blob)
-    digest = _HASHES[hash_algorithm](bytes(data)).digest()
-    _check_raw_signature(
-        public_key, signature, _signed_data(namespace, hash_algorithm, digest)
-    )
+    public_blob = verify_by_embedded_key(armoured, data, namespace)
     matching = [signer for signer in allowed if signer.key_blob == public_blob]
     if not matching:
         raise SignatureError(
@@ -316,6 +304,36 @@ def verify(
         f"the signing key {_fingerprint_of_blob(public_blob)} is not allowed to sign "
         f"{namespace!r} at {at.astimezone(UTC).isoformat()}"
     )
+
+
+def signing_key_fingerprint(armoured: str | bytes) -> str:
+    """The `SHA256:` fingerprint of the key a signature names, without checking anything else."""
+    public_blob, _, _, _ = _parse_blob(dearmour(armoured))
+    return _fingerprint_of_blob(public_blob)
+
+
+def verify_by_embedded_key(armoured: str | bytes, data: bytes, namespace: str) -> bytes:
+    """Check that the signature over `data` in `namespace` was made by the key it names.
+
+    Returns that key's blob; whether the key is trusted is the caller's question (`verify`
+    asks an allowed signers list; commit scrutiny compares fingerprints with a notice).
+    Raises SignatureError for bad armour, another namespace or a signature that does not match.
+    """
+    public_blob, signed_namespace, hash_algorithm, signature = _parse_blob(
+        dearmour(armoured)
+    )
+    # SECURITY: the namespace is bound into the signed data, so a notice signature can never
+    # pass as a checkpoint signature (or a git commit signature made with the same key).
+    if signed_namespace != namespace:
+        raise SignatureError(
+            f"the signature is for namespace {signed_namespace!r}, not {namespace!r}"
+        )
+    public_key = _load_public_blob(public_blob)
+    digest = _HASHES[hash_algorithm](bytes(data)).digest()
+    _check_raw_signature(
+        public_key, signature, _signed_data(namespace, hash_algorithm, digest)
+    )
+    return public_blob
 
 
 def armour(blob: bytes) -> str:

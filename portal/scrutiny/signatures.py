@@ -7,15 +7,10 @@ carry, so they are reported as "not verified". Nothing here runs a program.
 """
 
 import base64
-import hashlib
 import re
-import struct
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from portal.lib import sshsig
 
 SSH_BEGIN = b"-----BEGIN SSH SIGNATURE-----"
 SSH_END = b"-----END SSH SIGNATURE-----"
@@ -66,12 +61,6 @@ class SignatureInfo:
         if self.state == X509:
             return "X.509 signature (not verified: X.509)"
         return f"signature that cannot be read ({self.detail})"
-
-
-def ssh_fingerprint(public_key_blob: bytes) -> str:
-    """The fingerprint `ssh-keygen -l` prints for a public key in SSH wire format."""
-    digest = hashlib.sha256(public_key_blob).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
 def fingerprints_match(authorised: str | None, signature: SignatureInfo) -> bool:
@@ -143,113 +132,16 @@ def check_signature(payload: bytes, armoured: bytes | None) -> SignatureInfo:
     return SignatureInfo(UNREADABLE, detail="unknown signature format")
 
 
-class _Reader:
-    """SSH wire format (RFC 4251): uint32 and length-prefixed strings."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise ValueError("truncated")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def uint32(self) -> int:
-        return struct.unpack(">I", self.take(4))[0]
-
-    def string(self) -> bytes:
-        return self.take(self.uint32())
-
-    def mpint(self) -> int:
-        return int.from_bytes(self.string(), "big", signed=True)
-
-
-def _ssh_string(value: bytes) -> bytes:
-    return struct.pack(">I", len(value)) + value
-
-
 def _check_ssh(payload: bytes, armoured: bytes) -> SignatureInfo:
-    body = armoured.split(SSH_BEGIN, 1)[1].split(SSH_END, 1)[0]
     try:
-        blob = base64.b64decode(b"".join(body.split()), validate=True)
-        reader = _Reader(blob)
-        if reader.take(6) != b"SSHSIG":
-            raise ValueError("no SSHSIG magic")
-        if reader.uint32() != 1:
-            raise ValueError("unknown sshsig version")
-        public_key_blob = reader.string()
-        namespace = reader.string()
-        reserved = reader.string()
-        hash_name = reader.string()
-        signature_blob = reader.string()
-    except (ValueError, base64.binascii.Error) as exc:
+        fingerprint = sshsig.signing_key_fingerprint(armoured)
+    except sshsig.SignatureError as exc:
         return SignatureInfo(UNREADABLE, detail=f"malformed SSH signature: {exc}")
-
-    fingerprint = ssh_fingerprint(public_key_blob)
-    if namespace != GIT_NAMESPACE:
-        return SignatureInfo(
-            SSH_INVALID, fingerprint, detail=f"namespace {namespace!r} is not 'git'"
-        )
-    if hash_name == b"sha256":
-        digest = hashlib.sha256(payload).digest()
-    elif hash_name == b"sha512":
-        digest = hashlib.sha512(payload).digest()
-    else:
-        return SignatureInfo(SSH_INVALID, fingerprint, detail="unknown hash algorithm")
-    signed = (
-        b"SSHSIG"
-        + _ssh_string(namespace)
-        + _ssh_string(reserved)
-        + _ssh_string(hash_name)
-        + _ssh_string(digest)
-    )
     try:
-        _verify(public_key_blob, signature_blob, signed)
-    except InvalidSignature:
-        return SignatureInfo(SSH_INVALID, fingerprint, detail="bad signature")
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        return SignatureInfo(
-            SSH_INVALID, fingerprint, detail=str(exc) or "unsupported key"
-        )
+        sshsig.verify_by_embedded_key(armoured, payload, GIT_NAMESPACE.decode())
+    except sshsig.SignatureError as exc:
+        return SignatureInfo(SSH_INVALID, fingerprint, detail=str(exc))
     return SignatureInfo(SSH_VERIFIED, fingerprint)
-
-
-def _verify(public_key_blob: bytes, signature_blob: bytes, signed: bytes) -> None:
-    key_type = _Reader(public_key_blob).string()
-    public_key = serialization.load_ssh_public_key(
-        key_type + b" " + base64.b64encode(public_key_blob)
-    )
-    reader = _Reader(signature_blob)
-    sig_type = reader.string()
-    raw_signature = reader.string()
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        if sig_type != b"ssh-ed25519":
-            raise ValueError("signature type does not match the key")
-        public_key.verify(raw_signature, signed)
-    elif isinstance(public_key, rsa.RSAPublicKey):
-        algorithms = {
-            b"rsa-sha2-256": hashes.SHA256(),
-            b"rsa-sha2-512": hashes.SHA512(),
-        }
-        if sig_type not in algorithms:
-            raise ValueError("RSA signature must use rsa-sha2-256 or rsa-sha2-512")
-        public_key.verify(
-            raw_signature, signed, padding.PKCS1v15(), algorithms[sig_type]
-        )
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
-        if sig_type != key_type:
-            raise ValueError("signature type does not match the key")
-        digest = {256: hashes.SHA256(), 384: hashes.SHA384(), 521: hashes.SHA512()}[
-            public_key.curve.key_size
-        ]
-        numbers = _Reader(raw_signature)
-        r, s = numbers.mpint(), numbers.mpint()
-        public_key.verify(encode_dss_signature(r, s), signed, ec.ECDSA(digest))
-    else:
-        raise ValueError(f"unsupported key type {key_type.decode(errors='replace')}")
 
 
 def _read_openpgp(armoured: bytes) -> SignatureInfo:
