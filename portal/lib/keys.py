@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from portal.lib import sshsig
+
 SSH = "ssh"
 OPENPGP = "openpgp"
 MIN_RSA_BITS = 2048
@@ -156,8 +158,7 @@ def parse_ssh_key(text: str) -> ParsedKey:
         raise InvalidKey(
             "The SSH key is not in its canonical encoding; export it again with ssh-keygen."
         )
-    digest = hashlib.sha256(blob).digest()
-    fingerprint = "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+    fingerprint = sshsig.fingerprint(key)
     stored = f"{key_type} {blob_b64}" + (f" {comment}" if comment else "")
     return ParsedKey(
         kind=SSH, fingerprint=fingerprint, algorithm=algorithm, public_key=stored
